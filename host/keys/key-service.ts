@@ -1,0 +1,79 @@
+import { createHmac, hkdfSync } from 'node:crypto';
+import type { TokenKey } from '../core/caller-token.js';
+import type { RootKeys } from './load-keys.js';
+
+/**
+ * HKDF-SHA256 with a JSON-array info label. JSON arrays are unambiguous where `a:b` joins are not:
+ * ("a:user", "1") and ("a", "user:1") give different labels.
+ */
+export function deriveKey(ikm: Buffer, label: readonly (string | number)[], salt: Buffer = Buffer.alloc(0), length = 32): Buffer {
+  return Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from(JSON.stringify(['bulkhead', 'v1', ...label])), length));
+}
+
+/**
+ * Key material for one plugin. The store and the sandbox workers receive this, never the master key.
+ * `fileRoot` is mixed with a per-(user, plugin) salt into the key of a user's file; `names` turns
+ * a user id into a file name that does not reveal it.
+ */
+export interface PluginKey {
+  readonly plugin: string;
+  readonly fileRoot: Buffer;
+  readonly names: Buffer;
+}
+
+/** The derived name of a user's file for a plugin: HMAC-SHA256 of the user id, hex. */
+export function fileIdFor(pluginKey: PluginKey, userId: string): string {
+  return createHmac('sha256', pluginKey.names).update(userId, 'utf8').digest('hex');
+}
+
+/** The encryption key of one (user, plugin) file, from the plugin key and the file's random salt. */
+export function fileKeyFor(pluginKey: PluginKey, fileId: string, salt: Buffer): Buffer {
+  return deriveKey(pluginKey.fileRoot, ['user-file', fileId], salt);
+}
+
+/**
+ * The only holder of the root keys. Everything else gets keys derived for one purpose:
+ *
+ * ```
+ * master  -> ["plugin", name]            -> plugin key -> ["plugin-file-root"] / ["file-names"]
+ *                                                        -> ["user-file", fileId] + salt = file key
+ *         -> ["keyring"]                 -> key of the host keyring database
+ * signing -> ["caller-token"]            -> MAC key of caller tokens (kid: ["caller-token-kid"])
+ * ```
+ */
+export class KeyService {
+  readonly #master: Buffer;
+  readonly #signing: Buffer;
+  readonly #pluginKeys = new Map<string, PluginKey>();
+
+  constructor(keys: RootKeys) {
+    this.#master = Buffer.from(keys.master);
+    this.#signing = Buffer.from(keys.signing);
+  }
+
+  pluginKey(plugin: string): PluginKey {
+    let key = this.#pluginKeys.get(plugin);
+    if (!key) {
+      const root = deriveKey(this.#master, ['plugin', plugin]);
+      key = Object.freeze({
+        plugin,
+        fileRoot: deriveKey(root, ['plugin-file-root']),
+        names: deriveKey(root, ['file-names']),
+      });
+      root.fill(0);
+      this.#pluginKeys.set(plugin, key);
+    }
+    return key;
+  }
+
+  keyringKey(): Buffer {
+    return deriveKey(this.#master, ['keyring']);
+  }
+
+  tokenKey(): TokenKey {
+    return {
+      kid: deriveKey(this.#signing, ['caller-token-kid'], undefined, 9).toString('base64url'),
+      key: deriveKey(this.#signing, ['caller-token']),
+    };
+  }
+}

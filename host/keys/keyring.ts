@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { BulkheadError } from '../core/errors.js';
+import { enableWal, openEncryptedDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
+import type Database from 'better-sqlite3-multiple-ciphers';
+
+/** `application_id` of the keyring file ("BHk1"). */
+const keyringApplicationId = 0x42486b31;
+
+/**
+ * The host keyring: one random salt per (plugin, user file), in its own encrypted database.
+ * A file's key is derived from its plugin key and this salt, so deleting the salt makes the file
+ * unreadable for good, also in old backups of the data directory when the keyring is kept apart
+ * (crypto-shredding). Rows are addressed by the derived file id: the keyring holds no user ids.
+ */
+export class Keyring {
+  readonly #db: SqliteDatabase;
+  readonly #get: Database.Statement<[string, string], { salt: Buffer }>;
+  readonly #insert: Database.Statement<[string, string, Buffer, number]>;
+  readonly #delete: Database.Statement<[string, string]>;
+
+  constructor(file: string, key: Buffer, cipher: Cipher) {
+    const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });
+    try {
+      const applicationId = db.pragma('application_id', { simple: true }) as number;
+      if (applicationId !== keyringApplicationId) {
+        const objects = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n;
+        if (applicationId !== 0 || objects !== 0) throw new BulkheadError('BH_STORE_FOREIGN_FILE');
+      }
+      enableWal(db);
+      // A shredded salt must not linger in a free page.
+      db.pragma('secure_delete = ON');
+      db.exec(`CREATE TABLE IF NOT EXISTS "file_salts" (
+        "plugin" TEXT NOT NULL, "file_id" TEXT NOT NULL, "salt" BLOB NOT NULL, "created_at" INTEGER NOT NULL,
+        PRIMARY KEY ("plugin", "file_id")) STRICT, WITHOUT ROWID`);
+      db.pragma(`application_id = ${keyringApplicationId}`);
+    } catch (error) {
+      db.close();
+      throw translateSqliteError(error);
+    }
+    this.#db = db;
+    this.#get = db.prepare('SELECT "salt" FROM "file_salts" WHERE "plugin" = ? AND "file_id" = ?');
+    this.#insert = db.prepare('INSERT OR IGNORE INTO "file_salts" ("plugin", "file_id", "salt", "created_at") VALUES (?, ?, ?, ?)');
+    this.#delete = db.prepare('DELETE FROM "file_salts" WHERE "plugin" = ? AND "file_id" = ?');
+  }
+
+  /** The salt of a file, or undefined when it was never created or has been shredded. */
+  salt(plugin: string, fileId: string): Buffer | undefined {
+    return this.#get.get(plugin, fileId)?.salt;
+  }
+
+  /** The salt of a file, created (32 random bytes) on first use. */
+  saltOrCreate(plugin: string, fileId: string): Buffer {
+    this.#insert.run(plugin, fileId, randomBytes(32), Date.now());
+    return this.#get.get(plugin, fileId)?.salt as Buffer;
+  }
+
+  /** Crypto-shreds a file: without its salt its key can never be derived again. */
+  shred(plugin: string, fileId: string): boolean {
+    const deleted = this.#delete.run(plugin, fileId).changes > 0;
+    // Also drop the old page images from the write-ahead log.
+    if (deleted) this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    return deleted;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { BulkheadError } from '../core/errors.js';
+import { fromRoot } from '../core/paths.js';
+
+export type FieldType = 'text' | 'integer' | 'real' | 'boolean' | 'json' | 'timestamp';
+export type Permission = 'query' | 'reply' | 'schedule' | 'market' | 'vault';
+
+export interface FieldSpec {
+  readonly type: FieldType;
+  readonly required?: boolean;
+  readonly default?: unknown;
+  readonly sealed?: boolean;
+  readonly description?: string;
+}
+
+export interface IndexSpec {
+  readonly fields: readonly string[];
+  readonly unique?: boolean;
+}
+
+export interface CollectionSpec {
+  readonly description?: string;
+  readonly fields: Readonly<Record<string, FieldSpec>>;
+  readonly indexes?: readonly IndexSpec[];
+}
+
+export interface StorageSpec {
+  readonly collections: Readonly<Record<string, CollectionSpec>>;
+}
+
+export interface CapabilitySpec {
+  readonly name: string;
+  readonly export?: string;
+  readonly description: string;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly examples?: readonly { readonly text?: string; readonly params: Readonly<Record<string, unknown>> }[];
+  readonly dashboard?: boolean;
+}
+
+export interface LimitsSpec {
+  readonly timeoutMs?: number;
+  readonly memoryMiB?: number;
+  readonly maxInputBytes?: number;
+  readonly maxOutputBytes?: number;
+  readonly maxQueriesPerCall?: number;
+  readonly maxRepliesPerCall?: number;
+}
+
+/** A validated plugin.json (schemas/plugin-manifest.v1.json). */
+export interface PluginManifest {
+  readonly manifestVersion: 1;
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  readonly author?: string;
+  readonly permissions?: readonly Permission[];
+  readonly limits?: LimitsSpec;
+  readonly capabilities?: readonly CapabilitySpec[];
+  readonly storage?: StorageSpec;
+}
+
+/** Fields every record has, managed by the host. */
+export const systemFields: Readonly<Record<string, FieldType>> = { id: 'text', createdAt: 'timestamp', updatedAt: 'timestamp' };
+/** Names a declared field may not take (compared case-insensitively: SQLite column names are). */
+const reservedFieldNames = new Set(['id', 'createdat', 'updatedat', 'and', 'or', 'not']);
+
+let validateSchema: ReturnType<Ajv2020['compile']> | undefined;
+
+function schemaValidator(): ReturnType<Ajv2020['compile']> {
+  if (!validateSchema) {
+    const schema = JSON.parse(readFileSync(fromRoot('schemas', 'plugin-manifest.v1.json'), 'utf8')) as object;
+    validateSchema = new Ajv2020({ allErrors: false, strict: true }).compile(schema);
+  }
+  return validateSchema;
+}
+
+/**
+ * Validates a parsed plugin.json against schemas/plugin-manifest.v1.json and the rules a JSON
+ * Schema cannot express. `source` names where it came from in the error (a folder or file name).
+ * Returns a deeply frozen manifest.
+ */
+export function parseManifest(value: unknown, source: string): PluginManifest {
+  const validate = schemaValidator();
+  if (!validate(value)) {
+    throw new BulkheadError('BH_MANIFEST_INVALID', { source, problem: describeSchemaError(validate.errors?.[0]) });
+  }
+  const manifest = value as PluginManifest;
+  const problem = storageProblem(manifest.storage) ?? capabilitiesProblem(manifest.capabilities);
+  if (problem) throw new BulkheadError('BH_MANIFEST_INVALID', { source, problem });
+  return deepFreeze(structuredClone(manifest));
+}
+
+function describeSchemaError(error: ErrorObject | undefined): string {
+  if (!error) return 'it does not match the schema';
+  const at = error.instancePath === '' ? 'the top level' : error.instancePath;
+  if (error.keyword === 'additionalProperties') {
+    return `${at} has a property the schema does not allow (allowed properties are listed in the schema)`;
+  }
+  return `${at} ${error.message ?? 'does not match the schema'}`;
+}
+
+function storageProblem(storage: StorageSpec | undefined): string | undefined {
+  if (!storage) return undefined;
+  for (const [collection, spec] of Object.entries(storage.collections)) {
+    const seen = new Set<string>();
+    for (const [field, fieldSpec] of Object.entries(spec.fields)) {
+      const folded = field.toLowerCase();
+      if (reservedFieldNames.has(folded)) {
+        return `/storage/collections/${collection}/fields/${field} uses a reserved name (id, createdAt, updatedAt, and, or, not)`;
+      }
+      if (seen.has(folded)) return `/storage/collections/${collection}/fields/${field} differs from another field only in case`;
+      seen.add(folded);
+      if (fieldSpec.sealed) {
+        return `/storage/collections/${collection}/fields/${field} is sealed, but sealed fields need the vault tier, which is not available yet`;
+      }
+      if (fieldSpec.default !== undefined && !valueFitsType(fieldSpec.type, fieldSpec.default)) {
+        return `/storage/collections/${collection}/fields/${field} has a default that is not a ${fieldSpec.type} value`;
+      }
+    }
+    for (const [i, index] of (spec.indexes ?? []).entries()) {
+      for (const field of index.fields) {
+        if (!Object.hasOwn(spec.fields, field) && !Object.hasOwn(systemFields, field)) {
+          return `/storage/collections/${collection}/indexes/${i} names a field the collection does not declare`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function capabilitiesProblem(capabilities: readonly CapabilitySpec[] | undefined): string | undefined {
+  const names = new Set<string>();
+  for (const [i, capability] of (capabilities ?? []).entries()) {
+    if (names.has(capability.name)) return `/capabilities/${i} repeats the capability name ${capability.name}`;
+    names.add(capability.name);
+  }
+  return undefined;
+}
+
+/** Does `value` fit a field of this type? (null is handled by the caller.) */
+export function valueFitsType(type: FieldType, value: unknown): boolean {
+  switch (type) {
+    case 'text':
+      return typeof value === 'string';
+    case 'integer':
+    case 'timestamp':
+      return Number.isSafeInteger(value);
+    case 'real':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'json':
+      return value !== undefined;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

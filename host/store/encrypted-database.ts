@@ -1,0 +1,74 @@
+import { chmodSync, existsSync } from 'node:fs';
+import Database from 'better-sqlite3-multiple-ciphers';
+import { BulkheadError } from '../core/errors.js';
+
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Ciphers of SQLite3MultipleCiphers that Bulkhead allows. Both are authenticated (a changed page
+ * fails to decrypt). `aegis` uses hardware AES and measured nearly free; `chacha20` is the library
+ * default. The benchmark (`npm run bench:store`) compares them; SECURITY.md records the choice.
+ */
+export const ciphers = ['aegis', 'chacha20'] as const;
+export type Cipher = (typeof ciphers)[number];
+
+export interface OpenEncryptedOptions {
+  readonly cipher: Cipher;
+  /** Page cache of this handle in KiB: bounds memory per open file. */
+  readonly cacheKiB: number;
+  /** Create the file when missing. */
+  readonly create: boolean;
+}
+
+/**
+ * Opens an encrypted SQLite file with a raw 32-byte key and proves the key before anything is
+ * written: the cipher is named first, then the key is set, then page 1 is read. A wrong key or a
+ * damaged first page throws a coded error and leaves the file untouched.
+ */
+export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEncryptedOptions): SqliteDatabase {
+  // A raw key of any other length silently becomes a (slow, weak) passphrase in SQLite3MC.
+  if (!Buffer.isBuffer(key) || key.length !== 32) throw new BulkheadError('BH_STORE_KEY_LENGTH');
+  const existed = existsSync(file);
+  const db = new Database(file, { fileMustExist: !options.create });
+  try {
+    if (!existed) chmodSync(file, 0o600);
+    db.pragma(`cipher = '${options.cipher}'`);
+    db.pragma(`key = "x'${key.toString('hex')}'"`);
+    // PRAGMA key always "succeeds"; the first read of page 1 is what fails on a wrong key.
+    db.pragma('application_id', { simple: true });
+    // Temp files are not encrypted by this build of SQLite3MC: keep them in memory.
+    db.pragma('temp_store = MEMORY');
+    db.pragma(`cache_size = -${Math.max(64, Math.floor(options.cacheKiB))}`);
+    db.pragma('mmap_size = 0');
+    db.pragma('trusted_schema = OFF');
+    return db;
+  } catch (error) {
+    db.close();
+    throw translateSqliteError(error);
+  }
+}
+
+/** Turns journal mode to WAL once the file is known to be ours (it writes the header). */
+export function enableWal(db: SqliteDatabase): void {
+  if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+  // In WAL mode NORMAL is safe against application crashes; a power loss may drop the last commits.
+  db.pragma('synchronous = NORMAL');
+}
+
+/** SQLite's result code of an error thrown by better-sqlite3, if it is one. */
+export function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+}
+
+/**
+ * Maps SQLite errors to coded errors without their messages (which may quote SQL or data).
+ * BulkheadErrors pass through unchanged.
+ */
+export function translateSqliteError(error: unknown): BulkheadError {
+  if (error instanceof BulkheadError) return error;
+  const code = sqliteCode(error);
+  if (code === 'SQLITE_NOTADB') return new BulkheadError('BH_STORE_KEY_MISMATCH');
+  if (code?.startsWith('SQLITE_CORRUPT')) return new BulkheadError('BH_STORE_CORRUPT');
+  return new BulkheadError('BH_STORE_FAILED', { sqliteCode: code ?? 'unknown' });
+}

@@ -1,0 +1,85 @@
+import type Database from 'better-sqlite3-multiple-ciphers';
+import type { SqliteDatabase } from './encrypted-database.js';
+import type { StorageSchema } from './storage-schema.js';
+
+/** Prepared statements kept per open file; SQL text varies only with the shape of a query. */
+const maxStatementsPerFile = 64;
+
+/** One open user file with its schema and prepared statements. */
+export class OpenFile {
+  readonly db: SqliteDatabase;
+  readonly schema: StorageSchema;
+  readonly path: string;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(db: SqliteDatabase, schema: StorageSchema, path: string) {
+    this.db = db;
+    this.schema = schema;
+    this.path = path;
+  }
+
+  statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      if (this.#statements.size >= maxStatementsPerFile) {
+        this.#statements.delete(this.#statements.keys().next().value as string);
+      }
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  close(): void {
+    this.#statements.clear();
+    if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * The open files, least recently used first. Past `capacity` the oldest is closed, which bounds
+ * memory (page cache and statements) however many users the host has seen.
+ */
+export class OpenFiles {
+  readonly #capacity: number;
+  readonly #files = new Map<string, OpenFile>();
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  get size(): number {
+    return this.#files.size;
+  }
+
+  get(key: string): OpenFile | undefined {
+    const file = this.#files.get(key);
+    if (file) {
+      this.#files.delete(key);
+      this.#files.set(key, file);
+    }
+    return file;
+  }
+
+  add(key: string, file: OpenFile): void {
+    while (this.#files.size >= this.#capacity) {
+      const [oldestKey, oldest] = this.#files.entries().next().value as [string, OpenFile];
+      this.#files.delete(oldestKey);
+      oldest.close();
+    }
+    this.#files.set(key, file);
+  }
+
+  close(key: string): void {
+    const file = this.#files.get(key);
+    if (file) {
+      this.#files.delete(key);
+      file.close();
+    }
+  }
+
+  closeAll(): void {
+    for (const file of this.#files.values()) file.close();
+    this.#files.clear();
+  }
+}

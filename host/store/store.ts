@@ -1,0 +1,198 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { CallerTokens } from '../core/caller-token.js';
+import { BulkheadError } from '../core/errors.js';
+import type { Keyring } from '../keys/keyring.js';
+import { fileIdFor, fileKeyFor, type PluginKey } from '../keys/key-service.js';
+import type { PluginManifest } from '../manifest/manifest.js';
+import { openEncryptedDatabase, sqliteCode, translateSqliteError, type Cipher } from './encrypted-database.js';
+import { prepareFile } from './migrate.js';
+import { OpenFile, OpenFiles } from './open-files.js';
+import { compileQuery, type CompiledQuery } from './query-compiler.js';
+import { buildStorageSchema, type StorageSchema } from './storage-schema.js';
+
+export interface StoreOptions {
+  /** Root of the data directory; user files go to `<dataDir>/plugins/<plugin>/<file id>.db`. */
+  readonly dataDir: string;
+  readonly keyring: Keyring;
+  /** Per-plugin key material. The store never sees the master key. */
+  readonly pluginKey: (plugin: string) => PluginKey;
+  /** The validated manifest of a plugin, or undefined when the host does not know it. */
+  readonly manifest: (plugin: string) => PluginManifest | undefined;
+  readonly tokens: CallerTokens;
+  /** Default `aegis`. */
+  readonly cipher?: Cipher;
+  /** Most user files open at once (LRU). Default 256. */
+  readonly maxOpenFiles?: number;
+  /** Page cache per open file, KiB. Default 512. */
+  readonly pageCacheKiB?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** What a successful query returns (schemas/query.v1.json, response). */
+export type QueryResult =
+  | { ok: true; record: Record<string, unknown> }
+  | { ok: true; records: Record<string, unknown>[] }
+  | { ok: true; count: number };
+
+export type QueryResponse = QueryResult | { ok: false; error: { code: string; message: string } };
+
+export const storeDefaults = Object.freeze({ cipher: 'aegis' as Cipher, maxOpenFiles: 256, pageCacheKiB: 512 });
+
+/**
+ * Every user's data for every plugin, each in its own encrypted SQLite file.
+ *
+ * Each request carries a caller token; the user and the plugin are taken only from its verified
+ * claims, so nothing a plugin puts in a request can reach another user's file.
+ *
+ * @example
+ * const result = store.execute(token, 'notes', { op: 'find', collection: 'notes', limit: 10 });
+ */
+export class Store {
+  readonly #options: StoreOptions;
+  readonly #cipher: Cipher;
+  readonly #pageCacheKiB: number;
+  readonly #now: () => number;
+  readonly #files: OpenFiles;
+  readonly #schemas = new Map<string, StorageSchema>();
+  readonly #madeDirs = new Set<string>();
+  #closed = false;
+
+  constructor(options: StoreOptions) {
+    this.#options = options;
+    this.#cipher = options.cipher ?? storeDefaults.cipher;
+    this.#pageCacheKiB = options.pageCacheKiB ?? storeDefaults.pageCacheKiB;
+    this.#now = options.now ?? Date.now;
+    this.#files = new OpenFiles(options.maxOpenFiles ?? storeDefaults.maxOpenFiles);
+  }
+
+  /** Number of user files open right now. */
+  get openFiles(): number {
+    return this.#files.size;
+  }
+
+  /**
+   * Runs one query for the caller named by `token` on the plugin being served. Throws a
+   * BulkheadError (BH_TOKEN_*, BH_QUERY_*, BH_STORE_*); a failed write leaves the file as it was.
+   */
+  execute(token: string, plugin: string, request: unknown): QueryResult {
+    if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
+    const claims = this.#options.tokens.verify(token, plugin);
+    const key = fileCacheKey(plugin, claims.sub);
+    const file = this.#files.get(key) ?? this.#open(plugin, claims.sub, key);
+    const query = compileQuery(file.schema, request, { now: this.#now(), newId: randomUUID });
+    try {
+      return run(file, query);
+    } catch (error) {
+      const code = sqliteCode(error);
+      if (code?.startsWith('SQLITE_CONSTRAINT')) {
+        throw new BulkheadError('BH_STORE_UNIQUE_VIOLATION', { collection: query.collection.name });
+      }
+      // A damaged or failing file is closed so that the next request opens and checks it afresh.
+      this.#files.close(key);
+      throw translateSqliteError(error);
+    }
+  }
+
+  /** Like execute, but returns the response envelope instead of throwing a BulkheadError. */
+  respond(token: string, plugin: string, request: unknown): QueryResponse {
+    try {
+      return this.execute(token, plugin, request);
+    } catch (error) {
+      if (error instanceof BulkheadError) return { ok: false, error: error.toJSON() };
+      throw error;
+    }
+  }
+
+  /**
+   * Crypto-shreds the caller's file of this plugin: the salt is deleted from the keyring (so no
+   * copy of the file can be decrypted again) and the file is removed.
+   */
+  shred(token: string, plugin: string): void {
+    if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
+    const claims = this.#options.tokens.verify(token, plugin);
+    this.#files.close(fileCacheKey(plugin, claims.sub));
+    const fileId = fileIdFor(this.#options.pluginKey(plugin), claims.sub);
+    this.#options.keyring.shred(plugin, fileId);
+    const file = this.#filePath(plugin, fileId);
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+  }
+
+  /** Closes every open file. Further requests fail with BH_STORE_CLOSED. */
+  close(): void {
+    this.#closed = true;
+    this.#files.closeAll();
+  }
+
+  #schema(plugin: string): StorageSchema {
+    let schema = this.#schemas.get(plugin);
+    if (!schema) {
+      const storage = this.#options.manifest(plugin)?.storage;
+      if (!storage) throw new BulkheadError('BH_STORE_NO_STORAGE', { plugin });
+      schema = buildStorageSchema(plugin, storage);
+      this.#schemas.set(plugin, schema);
+    }
+    return schema;
+  }
+
+  #filePath(plugin: string, fileId: string): string {
+    return path.join(this.#options.dataDir, 'plugins', plugin, `${fileId}.db`);
+  }
+
+  #open(plugin: string, userId: string, cacheKey: string): OpenFile {
+    const schema = this.#schema(plugin);
+    const pluginKey = this.#options.pluginKey(plugin);
+    const fileId = fileIdFor(pluginKey, userId);
+    const file = this.#filePath(plugin, fileId);
+    const dir = path.dirname(file);
+    if (!this.#madeDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.#madeDirs.add(dir);
+    }
+    const isNew = !existsSync(file);
+    const salt = isNew
+      ? this.#options.keyring.saltOrCreate(plugin, fileId)
+      : this.#options.keyring.salt(plugin, fileId);
+    if (!salt) throw new BulkheadError('BH_STORE_SHREDDED');
+    const key = fileKeyFor(pluginKey, fileId, salt);
+    const db = openEncryptedDatabase(file, key, { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, create: isNew });
+    key.fill(0);
+    try {
+      prepareFile(db, schema, this.#now());
+    } catch (error) {
+      db.close();
+      // A file created by this call holds nothing yet; do not leave a half-made one behind.
+      if (isNew) for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+      throw translateSqliteError(error);
+    }
+    const open = new OpenFile(db, schema, file);
+    this.#files.add(cacheKey, open);
+    return open;
+  }
+}
+
+function fileCacheKey(plugin: string, userId: string): string {
+  return `${plugin}\u0000${userId}`;
+}
+
+function run(file: OpenFile, query: CompiledQuery): QueryResult {
+  const statement = file.statement(query.sql);
+  switch (query.op) {
+    case 'insert':
+      statement.run(query.params);
+      return { ok: true, record: query.record as Record<string, unknown> };
+    case 'find': {
+      const rows = statement.all(query.params) as Record<string, unknown>[];
+      const decode = query.collection.decode;
+      for (let i = 0; i < rows.length; i++) rows[i] = decode(rows[i] as Record<string, unknown>);
+      return { ok: true, records: rows };
+    }
+    case 'count':
+      return { ok: true, count: (statement.get(query.params) as { count: number }).count };
+    case 'update':
+    case 'delete':
+      return { ok: true, count: statement.run(query.params).changes };
+  }
+}

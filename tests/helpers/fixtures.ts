@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { CallerTokens, type Front } from '../../host/core/caller-token.js';
+import { KeyService } from '../../host/keys/key-service.js';
+import { Keyring } from '../../host/keys/keyring.js';
+import { parseManifest, type PluginManifest } from '../../host/manifest/manifest.js';
+import type { Cipher } from '../../host/store/encrypted-database.js';
+import { Store } from '../../host/store/store.js';
+
+/** A fresh directory under the OS temp dir; removed by the returned cleanup. */
+export function tempDir(prefix = 'bulkhead-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const notesManifest: PluginManifest = parseManifest(
+  {
+    manifestVersion: 1,
+    name: 'notes',
+    version: '1.0.0',
+    description: 'Notes',
+    permissions: ['query', 'reply'],
+    storage: {
+      collections: {
+        notes: {
+          fields: {
+            text: { type: 'text', required: true },
+            tags: { type: 'json' },
+            pinned: { type: 'boolean', default: false },
+            priority: { type: 'integer' },
+            score: { type: 'real' },
+            dueAt: { type: 'timestamp' },
+          },
+          indexes: [{ fields: ['createdAt'] }],
+        },
+      },
+    },
+  },
+  'tests/helpers/fixtures.ts',
+);
+
+export const tasksManifest: PluginManifest = parseManifest(
+  {
+    manifestVersion: 1,
+    name: 'tasks',
+    version: '1.0.0',
+    description: 'Tasks',
+    permissions: ['query'],
+    storage: {
+      collections: {
+        tasks: {
+          fields: { title: { type: 'text', required: true }, done: { type: 'boolean', default: false }, slug: { type: 'text' } },
+          indexes: [{ fields: ['slug'], unique: true }],
+        },
+      },
+    },
+  },
+  'tests/helpers/fixtures.ts',
+);
+
+export interface TestStore {
+  readonly dataDir: string;
+  readonly store: Store;
+  readonly tokens: CallerTokens;
+  readonly keys: KeyService;
+  readonly keyring: Keyring;
+  readonly manifests: Map<string, PluginManifest>;
+  /** A caller token for this user and plugin, as the host would mint it. */
+  token(user: string, plugin: string, front?: Front): string;
+  /** Closes the store and keyring (not the directory). */
+  close(): void;
+}
+
+export interface TestStoreOptions {
+  readonly dataDir: string;
+  readonly master?: Buffer;
+  readonly signing?: Buffer;
+  readonly manifests?: readonly PluginManifest[];
+  readonly cipher?: Cipher;
+  readonly maxOpenFiles?: number;
+  readonly now?: () => number;
+}
+
+/** A real store on real encrypted SQLite files in `dataDir`, with real keys. */
+export function openTestStore(options: TestStoreOptions): TestStore {
+  const keys = new KeyService({ master: options.master ?? randomBytes(32), signing: options.signing ?? randomBytes(32) });
+  const cipher = options.cipher ?? 'aegis';
+  const keyring = new Keyring(path.join(options.dataDir, 'keyring.db'), keys.keyringKey(), cipher);
+  const tokens = new CallerTokens({ current: keys.tokenKey(), ...(options.now ? { now: options.now } : {}) });
+  const manifests = new Map((options.manifests ?? [notesManifest, tasksManifest]).map((m) => [m.name, m]));
+  const store = new Store({
+    dataDir: options.dataDir,
+    keyring,
+    tokens,
+    cipher,
+    pluginKey: (plugin) => keys.pluginKey(plugin),
+    manifest: (plugin) => manifests.get(plugin),
+    ...(options.maxOpenFiles ? { maxOpenFiles: options.maxOpenFiles } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return {
+    dataDir: options.dataDir,
+    store,
+    tokens,
+    keys,
+    keyring,
+    manifests,
+    token: (user, plugin, front = 'console') => tokens.sign({ sub: user, plg: plugin, front }),
+    close() {
+      store.close();
+      keyring.close();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/tests/**/*.test.js) with Node's built-in test runner.
+// Files are listed explicitly because `node --test <dir>` differs between Node 20 and 22+.
+import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const testsDir = path.join(root, 'dist', 'tests');
+const files = readdirSync(testsDir, { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.test.js'))
+  .filter((f) => process.argv.length <= 2 || process.argv.slice(2).some((needle) => f.includes(needle)))
+  .sort()
+  .map((f) => path.join(testsDir, f));
+if (files.length === 0) {
+  console.error('No test files found under dist/tests. Run `npm run build` first.');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', ...files], { stdio: 'inherit', cwd: root });
+process.exit(result.status ?? 1);
