@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,6 +87,7 @@ export interface TestStoreOptions {
 export function openTestStore(options: TestStoreOptions): TestStore {
   const keys = new KeyService({ master: options.master ?? randomBytes(32), signing: options.signing ?? randomBytes(32) });
   const cipher = options.cipher ?? 'aegis';
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const keyring = new Keyring(path.join(options.dataDir, 'keyring.db'), keys.keyringKey(), cipher);
   const tokens = new CallerTokens({ current: keys.tokenKey(), ...(options.now ? { now: options.now } : {}) });
   const manifests = new Map((options.manifests ?? [notesManifest, tasksManifest]).map((m) => [m.name, m]));
