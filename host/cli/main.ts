@@ -61,14 +61,9 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
 async function start(io: CliIo): Promise<number> {
   const config = loadConfig(process.env, process.cwd());
   const host = createHost(config, { warn: (message) => io.err(`warning: ${message}`) });
-  io.out(`Bulkhead ${version()} is running (${config.production ? 'production' : 'development'} mode).`);
-  io.out(`  data directory: ${config.dataDir}`);
-  io.out(`  store: one ${config.store.cipher}-encrypted SQLite file per user per plugin, up to ${config.store.maxOpenFiles} open`);
-  io.out(`  plugins: ${host.plugins.size === 0 ? 'none installed yet' : [...host.plugins.keys()].join(', ')}`);
-  io.out('Press Ctrl+C to stop.');
-  await new Promise<void>((resolve) => {
-    // Nothing else holds the event loop open until the servers of later issues exist.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
+  // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
+  let keepAlive: NodeJS.Timeout | undefined;
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       clearInterval(keepAlive);
       resolve();
@@ -76,6 +71,14 @@ async function start(io: CliIo): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  // Nothing else holds the event loop open until the servers of later issues exist.
+  keepAlive = setInterval(() => undefined, 1 << 30);
+  io.out(`Bulkhead ${version()} is running (${config.production ? 'production' : 'development'} mode).`);
+  io.out(`  data directory: ${config.dataDir}`);
+  io.out(`  store: one ${config.store.cipher}-encrypted SQLite file per user per plugin, up to ${config.store.maxOpenFiles} open`);
+  io.out(`  plugins: ${host.plugins.size === 0 ? 'none installed yet' : [...host.plugins.keys()].join(', ')}`);
+  io.out('Press Ctrl+C to stop.');
+  await stopped;
   host.close();
   io.out('Bulkhead stopped.');
   return 0;

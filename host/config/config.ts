@@ -51,14 +51,14 @@ export function loadConfig(processEnv: Readonly<Record<string, string | undefine
 function oneOf<T extends string>(variable: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
   if (value === undefined || value === '') return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: `must be one of ${allowed.join(', ')}.` });
+  throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: `must be one of ${allowed.join(', ')}` });
 }
 
 function integer(variable: string, value: string | undefined, min: number, max: number, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
-    throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: `must be a whole number from ${min} to ${max}.` });
+    throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: `must be a whole number from ${min} to ${max}` });
   }
   return n;
 }

@@ -12,14 +12,14 @@ export function renderErrorsDoc(): string {
     '',
     '<!-- Generated from host/core/errors.ts by `npm run docs:errors`. Do not edit by hand. -->',
     '',
-    'Every error Bulkhead shows has a stable code. `<name>` marks a part filled in at run time;',
+    'Every error Bulkhead shows has a stable code. `{name}` marks a part filled in at run time;',
     'it is never user data, a key, a token or SQL.',
     '',
   ];
   const areas = new Map<string, string[]>();
   for (const [code, { area, message }] of Object.entries(errorTable)) {
     const rows = areas.get(area) ?? [];
-    rows.push(`| \`${code}\` | ${message.replace(/\{(\w+)\}/g, '<$1>').replace(/\|/g, '\\|')} |`);
+    rows.push(`| \`${code}\` | ${message.replace(/\|/g, '\\|')} |`);
     areas.set(area, rows);
   }
   for (const [area, rows] of areas) {

@@ -36,7 +36,7 @@ export const errorTable = {
   },
   BH_CONFIG_INVALID: {
     area: 'config',
-    message: '{variable} {problem}',
+    message: '{variable} {problem}. Fix it in the environment (or .env.local in development).',
   },
 
   // ---- caller tokens -------------------------------------------------------------------------
