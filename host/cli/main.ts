@@ -62,7 +62,8 @@ async function start(io: CliIo): Promise<number> {
   const config = loadConfig(process.env, process.cwd());
   const host = createHost(config, { warn: (message) => io.err(`warning: ${message}`) });
   // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
-  let keepAlive: NodeJS.Timeout | undefined;
+  // Nothing else holds the event loop open until the servers of later issues exist.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       clearInterval(keepAlive);
@@ -71,8 +72,6 @@ async function start(io: CliIo): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  // Nothing else holds the event loop open until the servers of later issues exist.
-  keepAlive = setInterval(() => undefined, 1 << 30);
   io.out(`Bulkhead ${version()} is running (${config.production ? 'production' : 'development'} mode).`);
   io.out(`  data directory: ${config.dataDir}`);
   io.out(`  store: one ${config.store.cipher}-encrypted SQLite file per user per plugin, up to ${config.store.maxOpenFiles} open`);

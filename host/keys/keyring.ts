@@ -27,6 +27,9 @@ export class Keyring {
         if (applicationId !== 0 || objects !== 0) throw new BulkheadError('BH_STORE_FOREIGN_FILE');
       }
       enableWal(db);
+      // A salt must be on disk before any data is written under the key derived from it: a salt
+      // lost to a power cut after its file was written would make that file unreadable for good.
+      db.pragma('synchronous = FULL');
       // A shredded salt must not linger in a free page.
       db.pragma('secure_delete = ON');
       db.exec(`CREATE TABLE IF NOT EXISTS "file_salts" (

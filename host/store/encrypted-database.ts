@@ -1,4 +1,4 @@
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { BulkheadError } from '../core/errors.js';
 
@@ -16,7 +16,7 @@ export interface OpenEncryptedOptions {
   readonly cipher: Cipher;
   /** Page cache of this handle in KiB: bounds memory per open file. */
   readonly cacheKiB: number;
-  /** Create the file when missing. */
+  /** Create the file when missing (and make it private to the host user). */
   readonly create: boolean;
 }
 
@@ -28,10 +28,10 @@ export interface OpenEncryptedOptions {
 export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEncryptedOptions): SqliteDatabase {
   // A raw key of any other length silently becomes a (slow, weak) passphrase in SQLite3MC.
   if (!Buffer.isBuffer(key) || key.length !== 32) throw new BulkheadError('BH_STORE_KEY_LENGTH');
-  const existed = existsSync(file);
   const db = new Database(file, { fileMustExist: !options.create });
   try {
-    if (!existed) chmodSync(file, 0o600);
+    // SQLite creates files 0644; its -wal and -shm files copy the mode of the database file.
+    if (options.create) chmodSync(file, 0o600);
     db.pragma(`cipher = '${options.cipher}'`);
     db.pragma(`key = "x'${key.toString('hex')}'"`);
     // PRAGMA key always "succeeds"; the first read of page 1 is what fails on a wrong key.

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { CallerTokens } from '../core/caller-token.js';
@@ -6,8 +6,8 @@ import { BulkheadError } from '../core/errors.js';
 import type { Keyring } from '../keys/keyring.js';
 import { fileIdFor, fileKeyFor, type PluginKey } from '../keys/key-service.js';
 import type { PluginManifest } from '../manifest/manifest.js';
-import { openEncryptedDatabase, sqliteCode, translateSqliteError, type Cipher } from './encrypted-database.js';
-import { prepareFile } from './migrate.js';
+import { openEncryptedDatabase, sqliteCode, translateSqliteError, type Cipher, type SqliteDatabase } from './encrypted-database.js';
+import { createFile, prepareFile, removeDatabaseFiles } from './migrate.js';
 import { OpenFile, OpenFiles } from './open-files.js';
 import { compileQuery, type CompiledQuery } from './query-compiler.js';
 import { buildStorageSchema, type StorageSchema } from './storage-schema.js';
@@ -116,8 +116,7 @@ export class Store {
     this.#files.close(fileCacheKey(plugin, claims.sub));
     const fileId = fileIdFor(this.#options.pluginKey(plugin), claims.sub);
     this.#options.keyring.shred(plugin, fileId);
-    const file = this.#filePath(plugin, fileId);
-    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    removeDatabaseFiles(this.#filePath(plugin, fileId));
   }
 
   /** Closes every open file. Further requests fail with BH_STORE_CLOSED. */
@@ -157,15 +156,22 @@ export class Store {
       : this.#options.keyring.salt(plugin, fileId);
     if (!salt) throw new BulkheadError('BH_STORE_SHREDDED');
     const key = fileKeyFor(pluginKey, fileId, salt);
-    const db = openEncryptedDatabase(file, key, { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, create: isNew });
-    key.fill(0);
+    const options = { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB };
+    let db: SqliteDatabase;
     try {
-      prepareFile(db, schema, this.#now());
-    } catch (error) {
-      db.close();
-      // A file created by this call holds nothing yet; do not leave a half-made one behind.
-      if (isNew) for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-      throw translateSqliteError(error);
+      if (isNew) {
+        db = createFile(file, key, options, schema, this.#now());
+      } else {
+        db = openEncryptedDatabase(file, key, { ...options, create: false });
+        try {
+          prepareFile(db, schema, this.#now());
+        } catch (error) {
+          db.close();
+          throw translateSqliteError(error);
+        }
+      }
+    } finally {
+      key.fill(0);
     }
     const open = new OpenFile(db, schema, file);
     this.#files.add(cacheKey, open);
