@@ -134,6 +134,11 @@ export const errorTable = {
     area: 'store',
     message: 'The store could not complete the request (SQLite {sqliteCode}). Nothing was written. Retry later; if it persists, tell the operator.',
   },
+  BH_STORE_BUSY: {
+    area: 'store',
+    message:
+      'The database file is held by another Bulkhead process on the same data directory (a running host keeps the files of its users open). Nothing was written. Use that host, or stop it first.',
+  },
   BH_STORE_CLOSED: {
     area: 'store',
     message: 'The store has been closed; the host is shutting down. Retry the call.',

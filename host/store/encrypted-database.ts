@@ -12,12 +12,20 @@ export type SqliteDatabase = Database.Database;
 export const ciphers = ['aegis', 'chacha20'] as const;
 export type Cipher = (typeof ciphers)[number];
 
+/** How long a connection waits for another one's lock before failing with BH_STORE_BUSY. */
+const busyTimeoutMs = 2000;
+
 export interface OpenEncryptedOptions {
   readonly cipher: Cipher;
   /** Page cache of this handle in KiB: bounds memory per open file. */
   readonly cacheKiB: number;
   /** Create the file when missing (and make it private to the host user). */
   readonly create: boolean;
+  /**
+   * Hold the file's lock from the first read until close. The WAL index then lives in memory
+   * instead of a -shm file, and another process cannot open the file meanwhile.
+   */
+  readonly exclusive?: boolean;
 }
 
 /**
@@ -28,12 +36,13 @@ export interface OpenEncryptedOptions {
 export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEncryptedOptions): SqliteDatabase {
   // A raw key of any other length silently becomes a (slow, weak) passphrase in SQLite3MC.
   if (!Buffer.isBuffer(key) || key.length !== 32) throw new BulkheadError('BH_STORE_KEY_LENGTH');
-  const db = new Database(file, { fileMustExist: !options.create });
+  const db = new Database(file, { fileMustExist: !options.create, timeout: busyTimeoutMs });
   try {
     // SQLite creates files 0644; its -wal and -shm files copy the mode of the database file.
     if (options.create) chmodSync(file, 0o600);
     db.pragma(`cipher = '${options.cipher}'`);
     db.pragma(`key = "x'${key.toString('hex')}'"`);
+    if (options.exclusive) db.pragma('locking_mode = EXCLUSIVE');
     // PRAGMA key always "succeeds"; the first read of page 1 is what fails on a wrong key.
     db.pragma('application_id', { simple: true });
     // Temp files are not encrypted by this build of SQLite3MC: keep them in memory.
@@ -70,5 +79,6 @@ export function translateSqliteError(error: unknown): BulkheadError {
   const code = sqliteCode(error);
   if (code === 'SQLITE_NOTADB') return new BulkheadError('BH_STORE_KEY_MISMATCH');
   if (code?.startsWith('SQLITE_CORRUPT')) return new BulkheadError('BH_STORE_CORRUPT');
+  if (code?.startsWith('SQLITE_BUSY') || code?.startsWith('SQLITE_LOCKED')) return new BulkheadError('BH_STORE_BUSY');
   return new BulkheadError('BH_STORE_FAILED', { sqliteCode: code ?? 'unknown' });
 }

@@ -156,7 +156,10 @@ export class Store {
       : this.#options.keyring.salt(plugin, fileId);
     if (!salt) throw new BulkheadError('BH_STORE_SHREDDED');
     const key = fileKeyFor(pluginKey, fileId, salt);
-    const options = { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB };
+    // Each user's file has one owner (one process, and in it one worker): holding its lock keeps
+    // the WAL index in memory (no -shm file to create per open) and stops a second host from
+    // serving the same user from the same data directory.
+    const options = { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, exclusive: true };
     let db: SqliteDatabase;
     try {
       if (isNew) {

@@ -135,3 +135,26 @@ test('after close, requests fail with BH_STORE_CLOSED', () => {
   assert.throws(() => t.store.execute(token, 'notes', { op: 'count', collection: 'notes' }), (e: unknown) => isBulkheadError(e, 'BH_STORE_CLOSED'));
   cleanup();
 });
+
+test('a second host on the same data directory cannot open a file the first one holds (BH_STORE_BUSY), and nothing is written', () => {
+  const { dir, cleanup } = tempDir();
+  const master = Buffer.alloc(32, 7);
+  const signing = Buffer.alloc(32, 9);
+  const first = openTestStore({ dataDir: dir, master, signing });
+  const second = openTestStore({ dataDir: dir, master, signing });
+  try {
+    first.store.execute(first.token('console:alice', 'notes'), 'notes', { op: 'insert', collection: 'notes', values: { text: 'one' } });
+    assert.throws(
+      () => second.store.execute(second.token('console:alice', 'notes'), 'notes', { op: 'insert', collection: 'notes', values: { text: 'two' } }),
+      (e: unknown) => isBulkheadError(e, 'BH_STORE_BUSY'),
+    );
+    // Other users are unaffected, and once the first host lets go the second one can serve alice.
+    assert.deepEqual(second.store.execute(second.token('console:bob', 'notes'), 'notes', { op: 'count', collection: 'notes' }), { ok: true, count: 0 });
+    first.close();
+    assert.deepEqual(second.store.execute(second.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' }), { ok: true, count: 1 });
+  } finally {
+    first.close();
+    second.close();
+    cleanup();
+  }
+});
