@@ -42,9 +42,11 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
         return 0;
       case 'help':
       case '--help':
-      case undefined:
         io.out(usage);
-        return command === undefined ? 2 : 0;
+        return 0;
+      case undefined:
+        io.err(usage);
+        return 2;
       default:
         io.err(`Unknown command. ${usage}`);
         return 2;

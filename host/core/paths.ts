@@ -1,4 +1,5 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -14,5 +15,11 @@ export function fromRoot(...segments: string[]): string {
 /** True when the module with this `import.meta.url` is the script node was started with. */
 export function isEntryPoint(moduleUrl: string): boolean {
   const script = process.argv[1];
-  return script !== undefined && moduleUrl === pathToFileURL(path.resolve(script)).href;
+  if (script === undefined) return false;
+  // npm and npx start bins through links: compare real paths.
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
 }

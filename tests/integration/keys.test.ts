@@ -151,3 +151,20 @@ test('what the key service hands out never contains the master or signing key', 
   assert.deepEqual(Object.keys(keys.pluginKey('notes')).sort(), ['fileRoot', 'names', 'plugin']);
   assert.equal(JSON.stringify(keys), '{}', 'no enumerable key material on the service itself');
 });
+
+test('`bulkhead keys generate` prints two fresh, valid, different keys; bad usage exits 2', async () => {
+  const { main } = await import('../../host/cli/main.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+  assert.equal(await main(['keys', 'generate'], io), 0);
+  const [master, signing] = out.map((line) => line.split('=')[1] as string);
+  assert.equal(out.length, 2);
+  assert.ok(out[0]?.startsWith('BULKHEAD_MASTER_KEY=') && out[1]?.startsWith('BULKHEAD_SIGNING_KEY='));
+  assert.notDeepEqual(parseKey('BULKHEAD_MASTER_KEY', master as string), parseKey('BULKHEAD_SIGNING_KEY', signing as string));
+  for (const argv of [[], ['nope'], ['keys'], ['keys', 'generate', 'extra']]) {
+    err.length = 0;
+    assert.equal(await main(argv, io), 2, argv.join(' '));
+    assert.match(err.join('\n'), /Usage: bulkhead/);
+  }
+});
