@@ -1,21 +1,16 @@
 import type Database from 'better-sqlite3-multiple-ciphers';
 import type { SqliteDatabase } from './encrypted-database.js';
-import type { StorageSchema } from './storage-schema.js';
 
 /** Prepared statements kept per open file; SQL text varies only with the shape of a query. */
 const maxStatementsPerFile = 64;
 
-/** One open user file with its schema and prepared statements. */
+/** One open user file and its prepared statements. */
 export class OpenFile {
   readonly db: SqliteDatabase;
-  readonly schema: StorageSchema;
-  readonly path: string;
   readonly #statements = new Map<string, Database.Statement>();
 
-  constructor(db: SqliteDatabase, schema: StorageSchema, path: string) {
+  constructor(db: SqliteDatabase) {
     this.db = db;
-    this.schema = schema;
-    this.path = path;
   }
 
   statement(sql: string): Database.Statement {

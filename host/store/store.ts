@@ -80,9 +80,10 @@ export class Store {
   execute(token: string, plugin: string, request: unknown): QueryResult {
     if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
     const claims = this.#options.tokens.verify(token, plugin);
+    // Compile first: a refused query never creates or opens a file.
+    const query = compileQuery(this.#schema(plugin), request, { now: this.#now(), newId: randomUUID });
     const key = fileCacheKey(plugin, claims.sub);
     const file = this.#files.get(key) ?? this.#open(plugin, claims.sub, key);
-    const query = compileQuery(file.schema, request, { now: this.#now(), newId: randomUUID });
     try {
       return run(file, query);
     } catch (error) {
@@ -176,7 +177,7 @@ export class Store {
     } finally {
       key.fill(0);
     }
-    const open = new OpenFile(db, schema, file);
+    const open = new OpenFile(db);
     this.#files.add(cacheKey, open);
     return open;
   }

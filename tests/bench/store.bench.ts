@@ -84,8 +84,12 @@ function storeRun(cipher: Cipher, round: number): { insert: number; find: number
   return { insert: insertRate, find: findRate };
 }
 
-function coldOpen(cipher: Cipher, count: number, baseDir = dir): { p50Ms: number; p99Ms: number; maxMs: number } {
-  const t = openTestStore({ dataDir: path.join(baseDir, `cold-${cipher}`), cipher });
+/**
+ * First request of `count` new users. With `maxOpenFiles` at least `count` nothing is evicted, so
+ * this is the cold open alone; with the default cap most opens also close another user's file.
+ */
+function coldOpen(cipher: Cipher, count: number, baseDir = dir, maxOpenFiles = 2 * count): { p50Ms: number; p99Ms: number; maxMs: number } {
+  const t = openTestStore({ dataDir: path.join(baseDir, `cold-${cipher}-${maxOpenFiles}`), cipher, maxOpenFiles });
   const tokens = Array.from({ length: count }, (_, i) => t.token(`bench:cold-${i}`, 'notes'));
   const times: number[] = [];
   for (const token of tokens) {
@@ -139,6 +143,7 @@ try {
   // Cold opens first, before the throughput rounds leave the disk busy writing back.
   const ioPressureBefore = ioPressure();
   const cold = { aegis: coldOpen('aegis', 1000), chacha20: coldOpen('chacha20', 1000) };
+  const coldEvicting = coldOpen(storeDefaults.cipher, 1000, dir, storeDefaults.maxOpenFiles);
   const ioPressureAfter = ioPressure();
   // The same on a memory file system: separates the host's own cost from the disk's latency.
   let coldOnTmpfs: ReturnType<typeof coldOpen> | undefined;
@@ -187,6 +192,7 @@ try {
     store: throughput,
     dataDir: dir,
     coldOpen1000Users: cold,
+    coldOpen1000UsersEvictingAtDefaultCap: coldEvicting,
     coldOpen1000UsersOnTmpfs: coldOnTmpfs,
     ioPressureSomeAvg10: { before: ioPressureBefore, after: ioPressureAfter },
     memory: mem,

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { isBulkheadError } from '../../host/core/errors.js';
 import { openTestStore, tempDir, type TestStore } from '../helpers/fixtures.js';
 
@@ -157,4 +159,12 @@ test('a second host on the same data directory cannot open a file the first one 
     second.close();
     cleanup();
   }
+});
+
+test('a refused query creates no file for the user', () => {
+  withStore((t, token) => {
+    assert.throws(() => t.store.execute(token, 'notes', { op: 'find', collection: 'missing' }), (e: unknown) => isBulkheadError(e, 'BH_QUERY_UNKNOWN_COLLECTION'));
+    assert.equal(t.store.openFiles, 0);
+    assert.ok(!existsSync(path.join(t.dataDir, 'plugins', 'notes')) || readdirSync(path.join(t.dataDir, 'plugins', 'notes')).length === 0);
+  });
 });
