@@ -25,49 +25,48 @@ function seed(dataDir: string, master: Buffer, signing: Buffer, users: string[])
   t.close();
 }
 
+/** Seeds the users' files, then runs `fn` on a freshly opened store over them. */
+function withSeededStore(users: string[], fn: (t: TestStore) => void): void {
+  const { dir, cleanup } = tempDir();
+  const master = randomBytes(32);
+  const signing = randomBytes(32);
+  seed(dir, master, signing, users);
+  const t = openTestStore({ dataDir: dir, master, signing });
+  try {
+    fn(t);
+  } finally {
+    t.close();
+    cleanup();
+  }
+}
+
 function refused(fn: () => unknown, codes: ErrorCode[]): void {
   assert.throws(fn, (e: unknown) => isBulkheadError(e) && codes.includes(e.code), `expected one of ${codes.join(', ')}`);
 }
 
 test('a file moved into another user\'s place does not open, and is not modified (attack: swapped files on disk)', () => {
-  const { dir, cleanup } = tempDir();
-  const master = randomBytes(32);
-  const signing = randomBytes(32);
-  seed(dir, master, signing, ['console:alice', 'console:bob']);
-  const t = openTestStore({ dataDir: dir, master, signing });
-  try {
-    const alice = userFile(t, 'console:alice', 'notes');
-    const bob = userFile(t, 'console:bob', 'notes');
-    copyFileSync(alice, bob);
-    const before = sha256(bob);
-    refused(() => t.store.execute(t.token('console:bob', 'notes'), 'notes', { op: 'find', collection: 'notes' }), ['BH_STORE_KEY_MISMATCH']);
-    assert.equal(sha256(bob), before, 'the file bytes are unchanged');
-    assert.ok(!existsSync(`${bob}-wal`), 'no write-ahead log was started');
-    // Alice's own file is unharmed.
-    const own = t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
-    assert.deepEqual(own, { ok: true, count: 300 });
-  } finally {
-    t.close();
-    cleanup();
-  }
+  withSeededStore(['console:alice', 'console:bob'], (t) => {
+  const alice = userFile(t, 'console:alice', 'notes');
+  const bob = userFile(t, 'console:bob', 'notes');
+  copyFileSync(alice, bob);
+  const before = sha256(bob);
+  refused(() => t.store.execute(t.token('console:bob', 'notes'), 'notes', { op: 'find', collection: 'notes' }), ['BH_STORE_KEY_MISMATCH']);
+  assert.equal(sha256(bob), before, 'the file bytes are unchanged');
+  assert.ok(!existsSync(`${bob}-wal`), 'no write-ahead log was started');
+  // Alice's own file is unharmed.
+  const own = t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
+  assert.deepEqual(own, { ok: true, count: 300 });
+  });
 });
 
 test('opening a file with another user\'s key fails with BH_STORE_KEY_MISMATCH and writes nothing', () => {
-  const { dir, cleanup } = tempDir();
-  const master = randomBytes(32);
-  const signing = randomBytes(32);
-  seed(dir, master, signing, ['console:alice']);
-  const t = openTestStore({ dataDir: dir, master, signing });
-  try {
-    const alice = userFile(t, 'console:alice', 'notes');
-    const before = sha256(alice);
-    refused(() => openEncryptedDatabase(alice, randomBytes(32), { cipher: 'aegis', cacheKiB: 256, create: false }), ['BH_STORE_KEY_MISMATCH']);
-    refused(() => openEncryptedDatabase(alice, randomBytes(31), { cipher: 'aegis', cacheKiB: 256, create: false }), ['BH_STORE_KEY_LENGTH']);
-    assert.equal(sha256(alice), before);
-  } finally {
-    t.close();
-    cleanup();
-  }
+  withSeededStore(['console:alice'], (t) => {
+  const alice = userFile(t, 'console:alice', 'notes');
+  const before = sha256(alice);
+  refused(() => openEncryptedDatabase(alice, randomBytes(32), { cipher: 'aegis', cacheKiB: 256, create: false }), ['BH_STORE_KEY_MISMATCH']);
+  refused(() => openEncryptedDatabase(alice, randomBytes(31), { cipher: 'aegis', cacheKiB: 256, create: false }), ['BH_STORE_KEY_LENGTH']);
+  assert.equal(sha256(alice), before);
+  });
 });
 
 test('a different master key cannot open existing files (keys are not guessable from the data directory)', () => {
@@ -81,88 +80,64 @@ test('a different master key cannot open existing files (keys are not guessable 
 
 for (const where of ['first page', 'middle page', 'last page'] as const) {
   test(`one flipped bit in the ${where} gives a coded error and the file is not modified (attack: tampering with ciphertext)`, () => {
-    const { dir, cleanup } = tempDir();
-    const master = randomBytes(32);
-    const signing = randomBytes(32);
-    seed(dir, master, signing, ['console:alice']);
-    const t = openTestStore({ dataDir: dir, master, signing });
-    try {
-      const file = userFile(t, 'console:alice', 'notes');
-      const bytes = readFileSync(file);
-      const pages = bytes.length / 4096;
-      assert.ok(pages >= 4, 'the file spans several pages');
-      const page = where === 'first page' ? 0 : where === 'middle page' ? Math.floor(pages / 2) : pages - 1;
-      const offset = page * 4096 + 200;
-      bytes[offset] = (bytes[offset] as number) ^ 0x10;
-      writeFileSync(file, bytes);
-      const before = sha256(file);
-      const token = t.token('console:alice', 'notes');
-      // Between them these reads touch every page: the table, the id index and the createdAt index.
-      const reads: unknown[] = [
-        { op: 'find', collection: 'notes', orderBy: [{ field: 'text' }], limit: 1000 },
-        { op: 'find', collection: 'notes', orderBy: [{ field: 'createdAt' }], limit: 1000 },
-        { op: 'find', collection: 'notes', orderBy: [{ field: 'id' }], limit: 1000 },
-      ];
-      const codes: string[] = [];
-      for (const request of reads) {
-        try {
-          const result = t.store.execute(token, 'notes', request);
-          assert.ok('records' in result && result.records.length === 300, 'a read that succeeds returns intact data');
-        } catch (error) {
-          assert.ok(isBulkheadError(error), 'only coded errors');
-          codes.push(error.code);
-        }
+    withSeededStore(['console:alice'], (t) => {
+    const file = userFile(t, 'console:alice', 'notes');
+    const bytes = readFileSync(file);
+    const pages = bytes.length / 4096;
+    assert.ok(pages >= 4, 'the file spans several pages');
+    const page = where === 'first page' ? 0 : where === 'middle page' ? Math.floor(pages / 2) : pages - 1;
+    const offset = page * 4096 + 200;
+    bytes[offset] = (bytes[offset] as number) ^ 0x10;
+    writeFileSync(file, bytes);
+    const before = sha256(file);
+    const token = t.token('console:alice', 'notes');
+    // Between them these reads touch every page: the table, the id index and the createdAt index.
+    const reads: unknown[] = [
+      { op: 'find', collection: 'notes', orderBy: [{ field: 'text' }], limit: 1000 },
+      { op: 'find', collection: 'notes', orderBy: [{ field: 'createdAt' }], limit: 1000 },
+      { op: 'find', collection: 'notes', orderBy: [{ field: 'id' }], limit: 1000 },
+    ];
+    const codes: string[] = [];
+    for (const request of reads) {
+      try {
+        const result = t.store.execute(token, 'notes', request);
+        assert.ok('records' in result && result.records.length === 300, 'a read that succeeds returns intact data');
+      } catch (error) {
+        assert.ok(isBulkheadError(error), 'only coded errors');
+        codes.push(error.code);
       }
-      assert.ok(codes.length > 0, 'the damage is detected');
-      assert.ok(codes.every((c) => c === 'BH_STORE_CORRUPT' || c === 'BH_STORE_KEY_MISMATCH'));
-      assert.equal(sha256(file), before, 'the damaged file is left exactly as it was');
-    } finally {
-      t.close();
-      cleanup();
     }
+    assert.ok(codes.length > 0, 'the damage is detected');
+    assert.ok(codes.every((c) => c === 'BH_STORE_CORRUPT' || c === 'BH_STORE_KEY_MISMATCH'));
+    assert.equal(sha256(file), before, 'the damaged file is left exactly as it was');
+    });
   });
 }
 
 test('crypto-shredding: once its salt is deleted, a copy of the file can never be opened again', () => {
-  const { dir, cleanup } = tempDir();
-  const master = randomBytes(32);
-  const signing = randomBytes(32);
-  seed(dir, master, signing, ['console:alice']);
-  const t = openTestStore({ dataDir: dir, master, signing });
-  try {
-    const file = userFile(t, 'console:alice', 'notes');
-    const backup = `${file}.backup`;
-    copyFileSync(file, backup);
-    const token = t.token('console:alice', 'notes');
-    t.store.shred(token, 'notes');
-    assert.ok(!existsSync(file), 'the live file is gone');
-    // Restore the old copy, as from a backup of the data directory without the keyring.
-    copyFileSync(backup, file);
-    refused(() => t.store.execute(token, 'notes', { op: 'count', collection: 'notes' }), ['BH_STORE_SHREDDED']);
-    assert.equal(sha256(file), sha256(backup));
-  } finally {
-    t.close();
-    cleanup();
-  }
+  withSeededStore(['console:alice'], (t) => {
+  const file = userFile(t, 'console:alice', 'notes');
+  const backup = `${file}.backup`;
+  copyFileSync(file, backup);
+  const token = t.token('console:alice', 'notes');
+  t.store.shred(token, 'notes');
+  assert.ok(!existsSync(file), 'the live file is gone');
+  // Restore the old copy, as from a backup of the data directory without the keyring.
+  copyFileSync(backup, file);
+  refused(() => t.store.execute(token, 'notes', { op: 'count', collection: 'notes' }), ['BH_STORE_SHREDDED']);
+  assert.equal(sha256(file), sha256(backup));
+  });
 });
 
 test('a plaintext SQLite file planted in a user\'s place is refused, not adopted (attack: planting a file)', () => {
-  const { dir, cleanup } = tempDir();
-  const master = randomBytes(32);
-  const signing = randomBytes(32);
-  seed(dir, master, signing, ['console:alice']);
-  const t = openTestStore({ dataDir: dir, master, signing });
-  try {
-    const file = userFile(t, 'console:alice', 'notes');
-    const planted = new Database(`${file}.plain`);
-    planted.exec('CREATE TABLE "c_notes" ("id" TEXT); INSERT INTO "c_notes" VALUES (\'planted\')');
-    planted.close();
-    copyFileSync(`${file}.plain`, file);
-    const before = sha256(file);
-    refused(() => t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'find', collection: 'notes' }), ['BH_STORE_KEY_MISMATCH']);
-    assert.equal(sha256(file), before);
-  } finally {
-    t.close();
-    cleanup();
-  }
+  withSeededStore(['console:alice'], (t) => {
+  const file = userFile(t, 'console:alice', 'notes');
+  const planted = new Database(`${file}.plain`);
+  planted.exec('CREATE TABLE "c_notes" ("id" TEXT); INSERT INTO "c_notes" VALUES (\'planted\')');
+  planted.close();
+  copyFileSync(`${file}.plain`, file);
+  const before = sha256(file);
+  refused(() => t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'find', collection: 'notes' }), ['BH_STORE_KEY_MISMATCH']);
+  assert.equal(sha256(file), before);
+  });
 });
