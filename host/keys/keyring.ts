@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BulkheadError } from '../core/errors.js';
 import { enableWal, openEncryptedDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
-import type Database from 'better-sqlite3-multiple-ciphers';
+import type { SqliteStatement } from '../store/sqlite-driver.js';
 
 /** `application_id` of the keyring file ("BHk1"). */
 const keyringApplicationId = 0x42486b31;
@@ -14,9 +14,9 @@ const keyringApplicationId = 0x42486b31;
  */
 export class Keyring {
   readonly #db: SqliteDatabase;
-  readonly #get: Database.Statement<[string, string], { salt: Buffer }>;
-  readonly #insert: Database.Statement<[string, string, Buffer, number]>;
-  readonly #delete: Database.Statement<[string, string]>;
+  readonly #get: SqliteStatement<[string, string], { salt: Buffer }>;
+  readonly #insert: SqliteStatement<[string, string, Buffer, number]>;
+  readonly #delete: SqliteStatement<[string, string]>;
 
   constructor(file: string, key: Buffer, cipher: Cipher) {
     const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });

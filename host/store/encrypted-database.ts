@@ -1,8 +1,8 @@
 import { chmodSync } from 'node:fs';
-import Database from 'better-sqlite3-multiple-ciphers';
+import Database, { type SqliteDatabase } from './sqlite-driver.js';
 import { BulkheadError } from '../core/errors.js';
 
-export type SqliteDatabase = Database.Database;
+export type { SqliteDatabase };
 
 /**
  * Ciphers of SQLite3MultipleCiphers that Bulkhead allows. Both are authenticated (a changed page

@@ -1,5 +1,4 @@
-import type Database from 'better-sqlite3-multiple-ciphers';
-import type { SqliteDatabase } from './encrypted-database.js';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 
 /** Prepared statements kept per open file; SQL text varies only with the shape of a query. */
 const maxStatementsPerFile = 64;
@@ -7,13 +6,13 @@ const maxStatementsPerFile = 64;
 /** One open user file and its prepared statements. */
 export class OpenFile {
   readonly db: SqliteDatabase;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, SqliteStatement>();
 
   constructor(db: SqliteDatabase) {
     this.db = db;
   }
 
-  statement(sql: string): Database.Statement {
+  statement(sql: string): SqliteStatement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       if (this.#statements.size >= maxStatementsPerFile) {

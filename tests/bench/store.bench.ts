@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3-multiple-ciphers';
+import Database, { driverPackage } from '../../host/store/sqlite-driver.js';
 import type { Cipher } from '../../host/store/encrypted-database.js';
 import { storeDefaults } from '../../host/store/store.js';
 import { openTestStore, tempDir } from '../helpers/fixtures.js';
@@ -183,6 +183,7 @@ try {
   const report = {
     benchmark: 'store',
     node: process.version,
+    sqliteDriver: driverPackage,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
     rows,

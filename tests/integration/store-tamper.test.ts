@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3-multiple-ciphers';
+import Database from '../../host/store/sqlite-driver.js';
 import path from 'node:path';
 import { isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
 import { fileIdFor } from '../../host/keys/key-service.js';
