@@ -27,14 +27,16 @@ export interface HostOptions {
  * The root keys stay inside the KeyService created here.
  */
 export function createHost(config: BulkheadConfig, options: HostOptions = {}): Host {
-  const keys = new KeyService(
-    loadRootKeys({
-      env: config.env,
-      production: config.production,
-      envFile: config.envFile,
-      warn: options.warn ?? ((message) => console.warn(`warning: ${message}`)),
-    }),
-  );
+  const root = loadRootKeys({
+    env: config.env,
+    production: config.production,
+    envFile: config.envFile,
+    warn: options.warn ?? ((message) => console.warn(`warning: ${message}`)),
+  });
+  const keys = new KeyService(root);
+  // The key service keeps its own copies; no other copy of the root keys stays in memory here.
+  root.master.fill(0);
+  root.signing.fill(0);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const keyring = new Keyring(path.join(config.dataDir, 'keyring.db'), keys.keyringKey(), config.store.cipher);
   const tokens = new CallerTokens({ current: keys.tokenKey() });

@@ -102,7 +102,14 @@ export function compileQuery(schema: StorageSchema, request: unknown, context: C
 export function encodeValue(type: FieldType, value: unknown): SqlValue {
   if (value === null) return null;
   if (type === 'boolean') return value ? 1 : 0;
-  if (type === 'json') return JSON.stringify(value);
+  if (type === 'json') {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      // Only a value nested deeper than the stack allows gets here (JSON has no cycles).
+      tooComplex('a json value is nested too deeply to store');
+    }
+  }
   return value as string | number;
 }
 

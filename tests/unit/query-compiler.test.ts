@@ -130,6 +130,11 @@ const refusals: { name: string; request: unknown; code: ErrorCode }[] = [
     request: { op: 'find', collection: 'notes', where: { or: Array.from({ length: 60 }, () => ({ and: Array.from({ length: 5 }, () => ({ text: 'x' })) })) } },
     code: 'BH_QUERY_TOO_COMPLEX',
   },
+  {
+    name: 'a json value nested deeper than the stack (attack: crashing the host with recursion)',
+    request: { op: 'insert', collection: 'notes', values: { text: 'x', tags: Array.from({ length: 200_000 }).reduce<unknown[]>((inner) => [inner], []) } },
+    code: 'BH_QUERY_TOO_COMPLEX',
+  },
   { name: 'in list too long', request: { op: 'find', collection: 'notes', where: { id: { in: Array.from({ length: 1001 }, () => 'x') } } }, code: 'BH_QUERY_INVALID' },
 ];
 
