@@ -158,7 +158,7 @@ function migrate(db: SqliteDatabase, schema: StorageSchema, meta: Meta, now: num
   } catch (error) {
     if (error instanceof BulkheadError) throw error;
     const code = sqliteCode(error);
-    const reason = code?.startsWith('SQLITE_CONSTRAINT')
+    const reason = code === 'SQLITE_CONSTRAINT_UNIQUE'
       ? 'a new unique index does not hold for the existing records'
       : `SQLite ${code ?? 'error'}`;
     throw new BulkheadError('BH_STORE_MIGRATION_FAILED', { plugin: schema.plugin, reason });

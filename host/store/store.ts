@@ -88,7 +88,7 @@ export class Store {
       return run(file, query);
     } catch (error) {
       const code = sqliteCode(error);
-      if (code?.startsWith('SQLITE_CONSTRAINT')) {
+      if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new BulkheadError('BH_STORE_UNIQUE_VIOLATION', { collection: query.collection.name });
       }
       // A damaged or failing file is closed so that the next request opens and checks it afresh.

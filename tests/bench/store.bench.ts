@@ -10,7 +10,9 @@
  * Environment: BENCH_ROWS (default 10000), BENCH_FINDS (default 50000), BENCH_USERS (default 10000).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import Database, { driverPackage } from '../../host/store/sqlite-driver.js';
 import type { Cipher } from '../../host/store/encrypted-database.js';
@@ -138,7 +140,25 @@ function ioPressure(): number | undefined {
   }
 }
 
+/** Runs `memory()` in a fresh process, so what earlier phases left in the heap does not count. */
+function memoryInFreshProcess(count: number): Record<string, number> {
+  const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory-only'], {
+    env: { ...process.env, BENCH_USERS: String(count) },
+    encoding: 'utf8',
+  });
+  if (child.status !== 0) throw new Error(`memory benchmark failed: ${child.stderr}`);
+  return JSON.parse(child.stdout) as Record<string, number>;
+}
+
 mkdirSync(dir, { recursive: true });
+if (process.argv.includes('--memory-only')) {
+  try {
+    console.log(JSON.stringify(memory(users)));
+  } finally {
+    cleanup();
+  }
+  process.exit(0);
+}
 try {
   // Cold opens first, before the throughput rounds leave the disk busy writing back.
   const ioPressureBefore = ioPressure();
@@ -179,7 +199,7 @@ try {
       ];
     }),
   ) as Record<Cipher, { pointFindPerSec: number; insertPerSec: number; pointFindVsRaw: number; insertVsRaw: number }>;
-  const mem = memory(users);
+  const mem = memoryInFreshProcess(users);
   const report = {
     benchmark: 'store',
     node: process.version,
