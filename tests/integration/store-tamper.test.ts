@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import Database from '../../host/store/sqlite-driver.js';
 import path from 'node:path';
 import { isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
-import { fileIdFor } from '../../host/keys/key-service.js';
+import { fileIdFor, fileKeyFor } from '../../host/keys/key-service.js';
 import { openEncryptedDatabase } from '../../host/store/encrypted-database.js';
 import { openTestStore, tempDir, type TestStore } from '../helpers/fixtures.js';
 
@@ -139,5 +139,41 @@ test('a plaintext SQLite file planted in a user\'s place is refused, not adopted
   const before = sha256(file);
   refused(() => t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'find', collection: 'notes' }), ['BH_STORE_KEY_MISMATCH']);
   assert.equal(sha256(file), before);
+  });
+});
+
+test('an empty file left by a power cut during creation is initialised on the next open', () => {
+  const { dir, cleanup } = tempDir();
+  const master = randomBytes(32);
+  const signing = randomBytes(32);
+  const first = openTestStore({ dataDir: dir, master, signing });
+  first.store.execute(first.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
+  first.close();
+  const file = userFile(first, 'console:alice', 'notes');
+  writeFileSync(file, Buffer.alloc(0));
+  const t = openTestStore({ dataDir: dir, master, signing });
+  try {
+    const token = t.token('console:alice', 'notes');
+    t.store.execute(token, 'notes', { op: 'insert', collection: 'notes', values: { text: 'after the power cut' } });
+    assert.deepEqual(t.store.execute(token, 'notes', { op: 'count', collection: 'notes' }), { ok: true, count: 1 });
+  } finally {
+    t.close();
+    cleanup();
+  }
+});
+
+test('a file that decrypts but was not made by Bulkhead is refused with BH_STORE_FOREIGN_FILE and left alone', () => {
+  withSeededStore([], (t) => {
+    const file = userFile(t, 'console:mallory', 'notes');
+    const fileId = path.basename(file, '.db');
+    mkdirSync(path.dirname(file), { recursive: true });
+    // Someone holding the keys writes a file of their own making in the user's place.
+    const key = fileKeyFor(t.keys.pluginKey('notes'), fileId, t.keyring.saltOrCreate('notes', fileId));
+    const foreign = openEncryptedDatabase(file, key, { cipher: 'aegis', cacheKiB: 256, create: true });
+    foreign.exec('CREATE TABLE "c_notes" ("id" TEXT)');
+    foreign.close();
+    const before = sha256(file);
+    refused(() => t.store.execute(t.token('console:mallory', 'notes'), 'notes', { op: 'count', collection: 'notes' }), ['BH_STORE_FOREIGN_FILE']);
+    assert.equal(sha256(file), before);
   });
 });
