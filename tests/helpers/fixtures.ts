@@ -115,3 +115,15 @@ export function openTestStore(options: TestStoreOptions): TestStore {
     },
   };
 }
+
+/** Runs `fn` on a real store in a fresh temporary data directory, then closes and removes both. */
+export function withTestStore(fn: (t: TestStore) => void, options: Omit<TestStoreOptions, 'dataDir'> = {}): void {
+  const { dir, cleanup } = tempDir();
+  const t = openTestStore({ dataDir: dir, ...options });
+  try {
+    fn(t);
+  } finally {
+    t.close();
+    cleanup();
+  }
+}

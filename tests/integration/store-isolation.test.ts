@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { isBulkheadError } from '../../host/core/errors.js';
-import { openTestStore, tempDir } from '../helpers/fixtures.js';
+import { tempDir, withTestStore } from '../helpers/fixtures.js';
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true })
@@ -76,77 +76,62 @@ test('two users x two plugins give four encrypted files, with no plaintext and n
 });
 
 test('each user sees only their own records, whatever the request says', () => {
-  const { dir, cleanup } = tempDir();
-  const t = openTestStore({ dataDir: dir });
-  try {
-    const alice = t.token('console:alice', 'notes');
-    const bob = t.token('console:bob', 'notes');
-    const a = t.store.execute(alice, 'notes', { op: 'insert', collection: 'notes', values: { text: 'alice secret' } });
-    t.store.execute(bob, 'notes', { op: 'insert', collection: 'notes', values: { text: 'bob secret' } });
-    assert.ok('record' in a);
-    const aliceId = a.record['id'] as string;
+  withTestStore((t) => {
+  const alice = t.token('console:alice', 'notes');
+  const bob = t.token('console:bob', 'notes');
+  const a = t.store.execute(alice, 'notes', { op: 'insert', collection: 'notes', values: { text: 'alice secret' } });
+  t.store.execute(bob, 'notes', { op: 'insert', collection: 'notes', values: { text: 'bob secret' } });
+  assert.ok('record' in a);
+  const aliceId = a.record['id'] as string;
 
-    // Bob knows Alice's record id and tries every way the language offers to reach it.
-    const attempts: unknown[] = [
-      { op: 'find', collection: 'notes', where: { id: aliceId } },
-      { op: 'find', collection: 'notes', where: { text: { like: '%alice%' } } },
-      { op: 'find', collection: 'notes', where: { or: [{ id: aliceId }, { id: { ne: null } }] } },
-      { op: 'count', collection: 'notes', where: { id: { in: [aliceId] } } },
-    ];
-    for (const request of attempts) {
-      const result = t.store.execute(bob, 'notes', request);
-      if ('records' in result) assert.ok(result.records.every((r) => r['text'] === 'bob secret'));
-      if ('count' in result) assert.equal(result.count, 0);
-    }
-    assert.deepEqual(t.store.execute(bob, 'notes', { op: 'update', collection: 'notes', where: { id: aliceId }, set: { text: 'pwned' } }), { ok: true, count: 0 });
-    assert.deepEqual(t.store.execute(bob, 'notes', { op: 'delete', collection: 'notes', where: { id: aliceId } }), { ok: true, count: 0 });
-    const aliceView = t.store.execute(alice, 'notes', { op: 'find', collection: 'notes' });
-    assert.ok('records' in aliceView);
-    assert.deepEqual(aliceView.records.map((r) => r['text']), ['alice secret']);
-
-    // A user id in the request body is just an unknown field; the token decides whose file opens.
-    assert.throws(
-      () => t.store.execute(bob, 'notes', { op: 'find', collection: 'notes', where: { userId: 'console:alice' } }),
-      (e: unknown) => isBulkheadError(e, 'BH_QUERY_UNKNOWN_FIELD'),
-    );
-  } finally {
-    t.close();
-    cleanup();
+  // Bob knows Alice's record id and tries every way the language offers to reach it.
+  const attempts: unknown[] = [
+    { op: 'find', collection: 'notes', where: { id: aliceId } },
+    { op: 'find', collection: 'notes', where: { text: { like: '%alice%' } } },
+    { op: 'find', collection: 'notes', where: { or: [{ id: aliceId }, { id: { ne: null } }] } },
+    { op: 'count', collection: 'notes', where: { id: { in: [aliceId] } } },
+  ];
+  for (const request of attempts) {
+    const result = t.store.execute(bob, 'notes', request);
+    if ('records' in result) assert.ok(result.records.every((r) => r['text'] === 'bob secret'));
+    if ('count' in result) assert.equal(result.count, 0);
   }
+  assert.deepEqual(t.store.execute(bob, 'notes', { op: 'update', collection: 'notes', where: { id: aliceId }, set: { text: 'pwned' } }), { ok: true, count: 0 });
+  assert.deepEqual(t.store.execute(bob, 'notes', { op: 'delete', collection: 'notes', where: { id: aliceId } }), { ok: true, count: 0 });
+  const aliceView = t.store.execute(alice, 'notes', { op: 'find', collection: 'notes' });
+  assert.ok('records' in aliceView);
+  assert.deepEqual(aliceView.records.map((r) => r['text']), ['alice secret']);
+
+  // A user id in the request body is just an unknown field; the token decides whose file opens.
+  assert.throws(
+    () => t.store.execute(bob, 'notes', { op: 'find', collection: 'notes', where: { userId: 'console:alice' } }),
+    (e: unknown) => isBulkheadError(e, 'BH_QUERY_UNKNOWN_FIELD'),
+  );
+  });
 });
 
 test('a token for one plugin cannot open that user\'s file of another plugin (attack: swapped plugin id)', () => {
-  const { dir, cleanup } = tempDir();
-  const t = openTestStore({ dataDir: dir });
-  try {
-    const notesToken = t.token('console:alice', 'notes');
-    assert.throws(
-      () => t.store.execute(notesToken, 'tasks', { op: 'find', collection: 'tasks' }),
-      (e: unknown) => isBulkheadError(e, 'BH_TOKEN_WRONG_PLUGIN'),
-    );
-    assert.throws(
-      () => t.store.execute('v1.forged.token', 'notes', { op: 'find', collection: 'notes' }),
-      (e: unknown) => isBulkheadError(e) && e.code.startsWith('BH_TOKEN_'),
-    );
-    assert.deepEqual(readdirSync(dir).filter((f) => f !== 'keyring.db' && !f.startsWith('keyring.db-')), [], 'no file was created');
-  } finally {
-    t.close();
-    cleanup();
-  }
+  withTestStore((t) => {
+  const notesToken = t.token('console:alice', 'notes');
+  assert.throws(
+    () => t.store.execute(notesToken, 'tasks', { op: 'find', collection: 'tasks' }),
+    (e: unknown) => isBulkheadError(e, 'BH_TOKEN_WRONG_PLUGIN'),
+  );
+  assert.throws(
+    () => t.store.execute('v1.forged.token', 'notes', { op: 'find', collection: 'notes' }),
+    (e: unknown) => isBulkheadError(e) && e.code.startsWith('BH_TOKEN_'),
+  );
+  assert.deepEqual(readdirSync(t.dataDir).filter((f) => f !== 'keyring.db' && !f.startsWith('keyring.db-')), [], 'no file was created');
+  });
 });
 
 test('the same user id under two plugins gives unrelated file names (derived per plugin)', () => {
-  const { dir, cleanup } = tempDir();
-  const t = openTestStore({ dataDir: dir });
-  try {
-    t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
-    t.store.execute(t.token('console:alice', 'tasks'), 'tasks', { op: 'count', collection: 'tasks' });
-    const names = listFiles(dir).filter((f) => f.endsWith('.db') && !f.endsWith('keyring.db')).map((f) => path.basename(f));
-    assert.equal(names.length, 2);
-    assert.notEqual(names[0], names[1]);
-    for (const n of names) assert.match(n, /^[0-9a-f]{64}\.db$/);
-  } finally {
-    t.close();
-    cleanup();
-  }
+  withTestStore((t) => {
+  t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
+  t.store.execute(t.token('console:alice', 'tasks'), 'tasks', { op: 'count', collection: 'tasks' });
+  const names = listFiles(t.dataDir).filter((f) => f.endsWith('.db') && !f.endsWith('keyring.db')).map((f) => path.basename(f));
+  assert.equal(names.length, 2);
+  assert.notEqual(names[0], names[1]);
+  for (const n of names) assert.match(n, /^[0-9a-f]{64}\.db$/);
+  });
 });

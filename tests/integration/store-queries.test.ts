@@ -3,17 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { isBulkheadError } from '../../host/core/errors.js';
-import { openTestStore, tempDir, type TestStore } from '../helpers/fixtures.js';
+import { openTestStore, tempDir, withTestStore, type TestStore } from '../helpers/fixtures.js';
 
 function withStore(fn: (t: TestStore, token: string) => void, options: { maxOpenFiles?: number; now?: () => number } = {}): void {
-  const { dir, cleanup } = tempDir();
-  const t = openTestStore({ dataDir: dir, ...options });
-  try {
-    fn(t, t.token('console:alice', 'notes'));
-  } finally {
-    t.close();
-    cleanup();
-  }
+  withTestStore((t) => fn(t, t.token('console:alice', 'notes')), options);
 }
 
 const records = (result: unknown): Record<string, unknown>[] => {
