@@ -135,6 +135,10 @@ const refusals: { name: string; request: unknown; code: ErrorCode }[] = [
     request: { op: 'insert', collection: 'notes', values: { text: 'x', tags: Array.from({ length: 200_000 }).reduce<unknown[]>((inner) => [inner], []) } },
     code: 'BH_QUERY_TOO_COMPLEX',
   },
+  { name: 'more orderBy entries than allowed', request: { op: 'find', collection: 'notes', orderBy: Array.from({ length: 9 }, () => ({ field: 'text' })) }, code: 'BH_QUERY_INVALID' },
+  { name: 'like pattern over 1024 characters', request: { op: 'find', collection: 'notes', where: { text: { like: '%'.repeat(1025) } } }, code: 'BH_QUERY_INVALID' },
+  { name: 'offset past the maximum', request: { op: 'find', collection: 'notes', offset: 1_000_001 }, code: 'BH_QUERY_INVALID' },
+  { name: 'more than 64 entries in an or', request: { op: 'find', collection: 'notes', where: { or: Array.from({ length: 65 }, () => ({ text: 'x' })) } }, code: 'BH_QUERY_INVALID' },
   { name: 'in list too long', request: { op: 'find', collection: 'notes', where: { id: { in: Array.from({ length: 1001 }, () => 'x') } } }, code: 'BH_QUERY_INVALID' },
 ];
 

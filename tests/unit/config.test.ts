@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../../host/config/config.js';
+import { isBulkheadError } from '../../host/core/errors.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+test('defaults: ./data, aegis, 256 open files, 512 KiB page cache; the result is frozen', () => {
+  const config = loadConfig({}, '/srv/bulkhead');
+  assert.equal(config.dataDir, '/srv/bulkhead/data');
+  assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512 });
+  assert.equal(config.production, false);
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store));
+});
+
+test('settings come from the environment, which wins over .env.local; production ignores .env.local', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(path.join(dir, '.env.local'), '# comment\nBULKHEAD_DATA_DIR=from-file\nexport BULKHEAD_STORE_CIPHER="chacha20"\n');
+    const dev = loadConfig({ BULKHEAD_STORE_MAX_OPEN_FILES: '8' }, dir);
+    assert.equal(dev.dataDir, path.join(dir, 'from-file'));
+    assert.equal(dev.store.cipher, 'chacha20');
+    assert.equal(dev.store.maxOpenFiles, 8);
+    assert.equal(loadConfig({ BULKHEAD_DATA_DIR: '/var/lib/bh' }, dir).dataDir, '/var/lib/bh');
+    const production = loadConfig({ NODE_ENV: 'production' }, dir);
+    assert.equal(production.dataDir, path.join(dir, 'data'));
+    assert.equal(production.store.cipher, 'aegis');
+  } finally {
+    cleanup();
+  }
+});
+
+for (const [variable, value] of [
+  ['BULKHEAD_STORE_CIPHER', 'rot13'],
+  ['BULKHEAD_STORE_MAX_OPEN_FILES', '-5'],
+  ['BULKHEAD_STORE_MAX_OPEN_FILES', '12abc'],
+  ['BULKHEAD_STORE_PAGE_CACHE_KIB', '2'],
+] as const) {
+  test(`${variable}=${value} is refused naming the variable and the allowed values, not the value`, () => {
+    assert.throws(
+      () => loadConfig({ [variable]: value }, '/srv'),
+      (e: unknown) => isBulkheadError(e, 'BH_CONFIG_INVALID') && e.message.startsWith(variable) && !e.message.includes(value),
+    );
+  });
+}
