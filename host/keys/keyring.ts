@@ -48,24 +48,37 @@ export class Keyring {
 
   /** The salt of a file, or undefined when it was never created or has been shredded. */
   salt(plugin: string, fileId: string): Buffer | undefined {
-    return this.#get.get(plugin, fileId)?.salt;
+    return coded(() => this.#get.get(plugin, fileId)?.salt);
   }
 
   /** The salt of a file, created (32 random bytes) on first use. */
   saltOrCreate(plugin: string, fileId: string): Buffer {
-    this.#insert.run(plugin, fileId, randomBytes(32), Date.now());
-    return this.#get.get(plugin, fileId)?.salt as Buffer;
+    return coded(() => {
+      this.#insert.run(plugin, fileId, randomBytes(32), Date.now());
+      return this.#get.get(plugin, fileId)?.salt as Buffer;
+    });
   }
 
   /** Crypto-shreds a file: without its salt its key can never be derived again. */
   shred(plugin: string, fileId: string): boolean {
-    const deleted = this.#delete.run(plugin, fileId).changes > 0;
-    // Also drop the old page images from the write-ahead log.
-    if (deleted) this.#db.pragma('wal_checkpoint(TRUNCATE)');
-    return deleted;
+    return coded(() => {
+      const deleted = this.#delete.run(plugin, fileId).changes > 0;
+      // Also drop the old page images from the write-ahead log.
+      if (deleted) this.#db.pragma('wal_checkpoint(TRUNCATE)');
+      return deleted;
+    });
   }
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+}
+
+/** Runs a keyring statement; SQLite errors (a busy lock, a full disk) become coded errors. */
+function coded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw translateSqliteError(error);
   }
 }
