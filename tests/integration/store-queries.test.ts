@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { isBulkheadError } from '../../host/core/errors.js';
+import { openEncryptedDatabase } from '../../host/store/encrypted-database.js';
 import { openTestStore, tempDir, withTestStore, type TestStore } from '../helpers/fixtures.js';
 
 function withStore(fn: (t: TestStore, token: string) => void, options: { maxOpenFiles?: number; now?: () => number } = {}): void {
@@ -159,5 +160,23 @@ test('a refused query creates no file for the user', () => {
     assert.throws(() => t.store.execute(token, 'notes', { op: 'find', collection: 'missing' }), (e: unknown) => isBulkheadError(e, 'BH_QUERY_UNKNOWN_COLLECTION'));
     assert.equal(t.store.openFiles, 0);
     assert.ok(!existsSync(path.join(t.dataDir, 'plugins', 'notes')) || readdirSync(path.join(t.dataDir, 'plugins', 'notes')).length === 0);
+  });
+});
+
+test('a keyring held by another writer gives BH_STORE_BUSY for a new user, and no file is left behind', () => {
+  withTestStore((t) => {
+    const other = openEncryptedDatabase(path.join(t.dataDir, 'keyring.db'), t.keys.keyringKey(), { cipher: 'aegis', cacheKiB: 256, create: false });
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      assert.throws(
+        () => t.store.execute(t.token('console:newcomer', 'notes'), 'notes', { op: 'count', collection: 'notes' }),
+        (e: unknown) => isBulkheadError(e, 'BH_STORE_BUSY'),
+      );
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+    }
+    assert.ok(!existsSync(path.join(t.dataDir, 'plugins', 'notes')) || readdirSync(path.join(t.dataDir, 'plugins', 'notes')).length === 0);
+    assert.deepEqual(t.store.execute(t.token('console:newcomer', 'notes'), 'notes', { op: 'count', collection: 'notes' }), { ok: true, count: 0 });
   });
 });
