@@ -36,7 +36,12 @@ export interface OpenEncryptedOptions {
 export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEncryptedOptions): SqliteDatabase {
   // A raw key of any other length silently becomes a (slow, weak) passphrase in SQLite3MC.
   if (!Buffer.isBuffer(key) || key.length !== 32) throw new BulkheadError('BH_STORE_KEY_LENGTH');
-  const db = new Database(file, { fileMustExist: !options.create, timeout: busyTimeoutMs });
+  let db: SqliteDatabase;
+  try {
+    db = new Database(file, { fileMustExist: !options.create, timeout: busyTimeoutMs });
+  } catch (error) {
+    throw translateSqliteError(error);
+  }
   try {
     // SQLite creates files 0644; its -wal and -shm files copy the mode of the database file.
     if (options.create) chmodSync(file, 0o600);
@@ -45,7 +50,8 @@ export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEn
     if (options.exclusive) db.pragma('locking_mode = EXCLUSIVE');
     // PRAGMA key always "succeeds"; the first read of page 1 is what fails on a wrong key.
     db.pragma('application_id', { simple: true });
-    // Temp files are not encrypted by this build of SQLite3MC: keep them in memory.
+    // SQLite3MC encrypts temp files only from 2.6.0 on, and a spilled sort holds row values:
+    // keep temp storage in memory whatever the driver version.
     db.pragma('temp_store = MEMORY');
     db.pragma(`cache_size = -${Math.max(64, Math.floor(options.cacheKiB))}`);
     db.pragma('mmap_size = 0');
