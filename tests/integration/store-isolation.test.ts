@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { isBulkheadError } from '../../host/core/errors.js';
+import { openEncryptedDatabase } from '../../host/store/encrypted-database.js';
 import { tempDir, withTestStore } from '../helpers/fixtures.js';
 
 function listFiles(dir: string): string[] {
@@ -134,4 +135,18 @@ test('the same user id under two plugins gives unrelated file names (derived per
   assert.notEqual(names[0], names[1]);
   for (const n of names) assert.match(n, /^[0-9a-f]{64}\.db$/);
   });
+});
+
+test('every encrypted connection keeps SQLite temporary storage in memory (spilled sorts never reach disk)', () => {
+  // SQLite unlinks a temp file as soon as it opens it, so no directory scan can see one: assert the
+  // setting on the function every store and keyring connection is opened with.
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = openEncryptedDatabase(path.join(dir, 'probe.db'), randomBytes(32), { cipher: 'aegis', cacheKiB: 64, create: true });
+    assert.equal(db.pragma('temp_store', { simple: true }), 2, 'temp_store=MEMORY');
+    assert.equal(db.pragma('cipher', { simple: true }), 'aegis', 'the cipher is named, not left to the default');
+    db.close();
+  } finally {
+    cleanup();
+  }
 });
