@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { BulkheadError } from '../core/errors.js';
-import { enableWal, openEncryptedDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
+import {
+  enableWal,
+  fileOwnership,
+  openEncryptedDatabase,
+  translateSqliteError,
+  type Cipher,
+  type SqliteDatabase,
+} from '../store/encrypted-database.js';
 import type { SqliteStatement } from '../store/sqlite-driver.js';
 
 /** `application_id` of the keyring file ("BHk1"). */
@@ -21,11 +27,7 @@ export class Keyring {
   constructor(file: string, key: Buffer, cipher: Cipher) {
     const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });
     try {
-      const applicationId = db.pragma('application_id', { simple: true }) as number;
-      if (applicationId !== keyringApplicationId) {
-        const objects = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n;
-        if (applicationId !== 0 || objects !== 0) throw new BulkheadError('BH_STORE_FOREIGN_FILE');
-      }
+      fileOwnership(db, keyringApplicationId);
       enableWal(db);
       // A salt must be on disk before any data is written under the key derived from it: a salt
       // lost to a power cut after its file was written would make that file unreadable for good.

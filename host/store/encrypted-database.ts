@@ -1,4 +1,4 @@
-import { chmodSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import Database, { type SqliteDatabase } from './sqlite-driver.js';
 import { BulkheadError } from '../core/errors.js';
 
@@ -61,6 +61,24 @@ export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEn
     db.close();
     throw translateSqliteError(error);
   }
+}
+
+/**
+ * Whose file is this? `'empty'`: a new (or zero-length) database, free to initialise; `'ours'`: it
+ * carries `applicationId`. Anything else decrypts but was not written by Bulkhead for this purpose
+ * and is refused with BH_STORE_FOREIGN_FILE, untouched.
+ */
+export function fileOwnership(db: SqliteDatabase, applicationId: number): 'empty' | 'ours' {
+  const found = db.pragma('application_id', { simple: true }) as number;
+  if (found === applicationId) return 'ours';
+  const objects = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n;
+  if (found === 0 && objects === 0) return 'empty';
+  throw new BulkheadError('BH_STORE_FOREIGN_FILE');
+}
+
+/** Removes a database file and its companions, if present. */
+export function removeDatabaseFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
 }
 
 /** Turns journal mode to WAL once the file is known to be ours (it writes the header). */

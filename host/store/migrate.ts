@@ -1,8 +1,9 @@
 import { BulkheadError } from '../core/errors.js';
-import { rmSync } from 'node:fs';
 import {
   enableWal,
+  fileOwnership,
   openEncryptedDatabase,
+  removeDatabaseFiles,
   sqliteCode,
   translateSqliteError,
   type OpenEncryptedOptions,
@@ -43,27 +44,18 @@ export function createFile(file: string, key: Buffer, options: Omit<OpenEncrypte
   }
 }
 
-/** Removes a database file and its companions, if present. */
-export function removeDatabaseFiles(file: string): void {
-  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
-}
-
 /**
  * Brings an opened (and key-proven) file to the plugin's current storage schema: leaves a current
  * one alone (one read), or migrates an older one additively. Every change runs in one transaction
  * after the plan is known to be safe, so a refused or failed migration leaves the file as it was.
  */
 export function prepareFile(db: SqliteDatabase, schema: StorageSchema, now: number): void {
-  const applicationId = db.pragma('application_id', { simple: true }) as number;
-  if (applicationId === 0) {
-    const objects = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n;
-    if (objects !== 0) throw new BulkheadError('BH_STORE_FOREIGN_FILE');
-    enableWal(db);
+  const ownership = fileOwnership(db, storeApplicationId);
+  enableWal(db);
+  if (ownership === 'empty') {
     initialize(db, schema, now);
     return;
   }
-  if (applicationId !== storeApplicationId) throw new BulkheadError('BH_STORE_FOREIGN_FILE');
-  enableWal(db);
   const meta = readMeta(db);
   if (meta.schema === schema.canonical) return;
   migrate(db, schema, meta, now);

@@ -6,8 +6,15 @@ import { BulkheadError } from '../core/errors.js';
 import type { Keyring } from '../keys/keyring.js';
 import { fileIdFor, fileKeyFor, type PluginKey } from '../keys/key-service.js';
 import type { PluginManifest } from '../manifest/manifest.js';
-import { openEncryptedDatabase, sqliteCode, translateSqliteError, type Cipher, type SqliteDatabase } from './encrypted-database.js';
-import { createFile, prepareFile, removeDatabaseFiles } from './migrate.js';
+import {
+  openEncryptedDatabase,
+  removeDatabaseFiles,
+  sqliteCode,
+  translateSqliteError,
+  type Cipher,
+  type SqliteDatabase,
+} from './encrypted-database.js';
+import { createFile, prepareFile } from './migrate.js';
 import { OpenFile, OpenFiles } from './open-files.js';
 import { compileQuery, type CompiledQuery } from './query-compiler.js';
 import { buildStorageSchema, type StorageSchema } from './storage-schema.js';
@@ -81,9 +88,10 @@ export class Store {
     if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
     const claims = this.#options.tokens.verify(token, plugin);
     // Compile first: a refused query never creates or opens a file.
-    const query = compileQuery(this.#schema(plugin), request, { now: this.#now(), newId: randomUUID });
+    const schema = this.#schema(plugin);
+    const query = compileQuery(schema, request, { now: this.#now(), newId: randomUUID });
     const key = fileCacheKey(plugin, claims.sub);
-    const file = this.#files.get(key) ?? this.#open(plugin, claims.sub, key);
+    const file = this.#files.get(key) ?? this.#open(schema, claims.sub, key);
     try {
       return run(file, query);
     } catch (error) {
@@ -141,8 +149,8 @@ export class Store {
     return path.join(this.#options.dataDir, 'plugins', plugin, `${fileId}.db`);
   }
 
-  #open(plugin: string, userId: string, cacheKey: string): OpenFile {
-    const schema = this.#schema(plugin);
+  #open(schema: StorageSchema, userId: string, cacheKey: string): OpenFile {
+    const { plugin } = schema;
     const pluginKey = this.#options.pluginKey(plugin);
     const fileId = fileIdFor(pluginKey, userId);
     const file = this.#filePath(plugin, fileId);
