@@ -1,15 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { BulkheadConfig } from './config/config.js';
+import type { BulkheadConfig, Environment, StoreSettings } from './config/config.js';
 import { CallerTokens } from './core/caller-token.js';
 import { KeyService } from './keys/key-service.js';
 import { Keyring } from './keys/keyring.js';
-import { loadRootKeys } from './keys/load-keys.js';
+import { loadRootKeys, type RootKeys } from './keys/load-keys.js';
 import type { PluginManifest } from './manifest/manifest.js';
 import { Store } from './store/store.js';
 
-export interface Host {
-  readonly config: BulkheadConfig;
+/** The parts of a running host below the fronts. */
+export interface HostCore {
+  /** The only holder of the root keys; everything else gets keys derived from it. */
+  readonly keys: KeyService;
+  readonly keyring: Keyring;
   readonly tokens: CallerTokens;
   readonly store: Store;
   /** Plugins known to the host, by name. */
@@ -17,40 +20,36 @@ export interface Host {
   close(): void;
 }
 
-export interface HostOptions {
-  readonly plugins?: readonly PluginManifest[];
-  readonly warn?: (message: string) => void;
+export interface HostCoreOptions {
+  readonly dataDir: string;
+  /** Copied into the key service; the caller should zero its own copy. */
+  readonly rootKeys: RootKeys;
+  readonly store: StoreSettings;
+  readonly plugins: readonly PluginManifest[];
+  /** Milliseconds since the epoch, for tokens and records; injectable for tests. */
+  readonly now?: () => number;
 }
 
-/**
- * Assembles the host from its configuration: keys, keyring, caller tokens and store.
- * The root keys stay inside the KeyService created here.
- */
-export function createHost(config: BulkheadConfig, options: HostOptions = {}): Host {
-  const root = loadRootKeys({
-    env: config.env,
-    production: config.production,
-    envFile: config.envFile,
-    warn: options.warn ?? ((message) => console.warn(`warning: ${message}`)),
-  });
-  const keys = new KeyService(root);
-  // The key service keeps its own copies; no other copy of the root keys stays in memory here.
-  root.master.fill(0);
-  root.signing.fill(0);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const keyring = new Keyring(path.join(config.dataDir, 'keyring.db'), keys.keyringKey(), config.store.cipher);
-  const tokens = new CallerTokens({ current: keys.tokenKey() });
-  const plugins = new Map((options.plugins ?? []).map((m) => [m.name, m]));
+/** Wires keys, keyring, caller tokens and store together over a data directory. */
+export function assembleHost(options: HostCoreOptions): HostCore {
+  const keys = new KeyService(options.rootKeys);
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const keyring = new Keyring(path.join(options.dataDir, 'keyring.db'), keys.keyringKey(), options.store.cipher);
+  const clock = options.now ? { now: options.now } : {};
+  const tokens = new CallerTokens({ current: keys.tokenKey(), ...clock });
+  const plugins = new Map(options.plugins.map((m) => [m.name, m]));
   const store = new Store({
-    dataDir: config.dataDir,
+    dataDir: options.dataDir,
     keyring,
     tokens,
     pluginKey: (plugin) => keys.pluginKey(plugin),
     manifest: (plugin) => plugins.get(plugin),
-    ...config.store,
+    ...options.store,
+    ...clock,
   });
   return {
-    config,
+    keys,
+    keyring,
     tokens,
     store,
     plugins,
@@ -59,4 +58,34 @@ export function createHost(config: BulkheadConfig, options: HostOptions = {}): H
       keyring.close();
     },
   };
+}
+
+export interface Host extends HostCore {
+  readonly config: BulkheadConfig;
+}
+
+export interface HostOptions {
+  readonly plugins?: readonly PluginManifest[];
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Starts the host from its configuration: loads (or, in development, generates) the root keys
+ * from the environment, then assembles the rest. The configuration itself holds no secret.
+ */
+export function createHost(config: BulkheadConfig, environment: Environment, options: HostOptions = {}): Host {
+  const rootKeys = loadRootKeys({
+    env: environment.vars,
+    production: environment.production,
+    envFile: environment.envFile,
+    warn: options.warn ?? ((message) => console.warn(`warning: ${message}`)),
+  });
+  try {
+    const core = assembleHost({ dataDir: config.dataDir, rootKeys, store: config.store, plugins: options.plugins ?? [] });
+    return { ...core, config };
+  } finally {
+    // The key service keeps its own copies; no other copy of the root keys stays in memory here.
+    rootKeys.master.fill(0);
+    rootKeys.signing.fill(0);
+  }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, readEnvironment } from '../config/config.js';
 import { BulkheadError } from '../core/errors.js';
 import { fromRoot, isEntryPoint } from '../core/paths.js';
 import { createHost } from '../host.js';
@@ -61,8 +61,9 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
 }
 
 async function start(io: CliIo): Promise<number> {
-  const config = loadConfig(process.env, process.cwd());
-  const host = createHost(config, { warn: (message) => io.err(`warning: ${message}`) });
+  const environment = readEnvironment(process.env, process.cwd());
+  const config = loadConfig(environment, process.cwd());
+  const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`) });
   // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
   // Nothing else holds the event loop open until the servers of later issues exist.
   const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -4,41 +4,53 @@ import { ciphers, type Cipher } from '../store/encrypted-database.js';
 import { storeDefaults } from '../store/store.js';
 import { readEnvFile } from './env-file.js';
 
+/**
+ * Where settings and keys come from: the process environment merged over `.env.local` (the
+ * environment wins). Production ignores the file: it takes its keys from the real environment.
+ * Only start-up reads this; the configuration derived from it holds no secret.
+ */
+export interface Environment {
+  readonly vars: Readonly<Record<string, string | undefined>>;
+  readonly production: boolean;
+  /** `.env.local` in the working directory: read in development, where dev keys are written. */
+  readonly envFile: string;
+}
+
+export function readEnvironment(processEnv: Readonly<Record<string, string | undefined>>, cwd: string): Environment {
+  const envFile = path.join(cwd, '.env.local');
+  const production = processEnv['NODE_ENV'] === 'production';
+  return { vars: production ? { ...processEnv } : { ...readEnvFile(envFile), ...processEnv }, production, envFile };
+}
+
 /** The operator's configuration, validated once and frozen. Every default is here. */
 export interface BulkheadConfig {
   readonly production: boolean;
   /** `BULKHEAD_DATA_DIR`, default `./data`. */
   readonly dataDir: string;
-  /** Where development keys are written: `.env.local` in the working directory. */
-  readonly envFile: string;
-  /** Process environment merged over `.env.local` (the environment wins; production ignores the file). */
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly store: {
-    /** `BULKHEAD_STORE_CIPHER`: aegis (default) or chacha20. */
-    readonly cipher: Cipher;
-    /** `BULKHEAD_STORE_MAX_OPEN_FILES`: default 256. */
-    readonly maxOpenFiles: number;
-    /** `BULKHEAD_STORE_PAGE_CACHE_KIB`: default 512. */
-    readonly pageCacheKiB: number;
-  };
+  readonly store: StoreSettings;
+}
+
+export interface StoreSettings {
+  /** `BULKHEAD_STORE_CIPHER`: aegis (default) or chacha20. */
+  readonly cipher: Cipher;
+  /** `BULKHEAD_STORE_MAX_OPEN_FILES`: default 256. */
+  readonly maxOpenFiles: number;
+  /** `BULKHEAD_STORE_PAGE_CACHE_KIB`: default 512. */
+  readonly pageCacheKiB: number;
 }
 
 /**
- * Reads the configuration from the environment and `.env.local` in `cwd`.
+ * Reads and validates the configuration; relative paths are resolved against `cwd`.
  *
  * @example
- * const config = loadConfig(process.env, process.cwd());
+ * const environment = readEnvironment(process.env, process.cwd());
+ * const config = loadConfig(environment, process.cwd());
  */
-export function loadConfig(processEnv: Readonly<Record<string, string | undefined>>, cwd: string): BulkheadConfig {
-  const envFile = path.join(cwd, '.env.local');
-  const production = processEnv['NODE_ENV'] === 'production';
-  // .env.local is a development convenience: production takes its keys from the real environment.
-  const env = production ? { ...processEnv } : { ...readEnvFile(envFile), ...processEnv };
+export function loadConfig(environment: Environment, cwd: string): BulkheadConfig {
+  const env = environment.vars;
   const config: BulkheadConfig = {
-    production,
+    production: environment.production,
     dataDir: path.resolve(cwd, env['BULKHEAD_DATA_DIR'] || 'data'),
-    envFile,
-    env,
     store: {
       cipher: oneOf('BULKHEAD_STORE_CIPHER', env['BULKHEAD_STORE_CIPHER'], ciphers, storeDefaults.cipher),
       maxOpenFiles: integer('BULKHEAD_STORE_MAX_OPEN_FILES', env['BULKHEAD_STORE_MAX_OPEN_FILES'], 1, 100_000, storeDefaults.maxOpenFiles),

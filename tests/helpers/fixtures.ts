@@ -1,13 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { CallerTokens, type Front } from '../../host/core/caller-token.js';
-import { KeyService } from '../../host/keys/key-service.js';
-import { Keyring } from '../../host/keys/keyring.js';
+import type { Front } from '../../host/core/caller-token.js';
+import { assembleHost, type HostCore } from '../../host/host.js';
 import { parseManifest, type PluginManifest } from '../../host/manifest/manifest.js';
 import type { Cipher } from '../../host/store/encrypted-database.js';
-import { Store } from '../../host/store/store.js';
+import { storeDefaults } from '../../host/store/store.js';
 
 /** A fresh directory under the OS temp dir; removed by the returned cleanup. */
 export function tempDir(prefix = 'bulkhead-test-'): { dir: string; cleanup: () => void } {
@@ -60,17 +59,10 @@ export const tasksManifest: PluginManifest = parseManifest(
   'tests/helpers/fixtures.ts',
 );
 
-export interface TestStore {
+export interface TestStore extends HostCore {
   readonly dataDir: string;
-  readonly store: Store;
-  readonly tokens: CallerTokens;
-  readonly keys: KeyService;
-  readonly keyring: Keyring;
-  readonly manifests: Map<string, PluginManifest>;
   /** A caller token for this user and plugin, as the host would mint it. */
   token(user: string, plugin: string, front?: Front): string;
-  /** Closes the store and keyring (not the directory). */
-  close(): void;
 }
 
 export interface TestStoreOptions {
@@ -83,36 +75,19 @@ export interface TestStoreOptions {
   readonly now?: () => number;
 }
 
-/** A real store on real encrypted SQLite files in `dataDir`, with real keys. */
+/** A real host core (keys, keyring, tokens, store) on real encrypted SQLite files in `dataDir`. */
 export function openTestStore(options: TestStoreOptions): TestStore {
-  const keys = new KeyService({ master: options.master ?? randomBytes(32), signing: options.signing ?? randomBytes(32) });
-  const cipher = options.cipher ?? 'aegis';
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const keyring = new Keyring(path.join(options.dataDir, 'keyring.db'), keys.keyringKey(), cipher);
-  const tokens = new CallerTokens({ current: keys.tokenKey(), ...(options.now ? { now: options.now } : {}) });
-  const manifests = new Map((options.manifests ?? [notesManifest, tasksManifest]).map((m) => [m.name, m]));
-  const store = new Store({
+  const core = assembleHost({
     dataDir: options.dataDir,
-    keyring,
-    tokens,
-    cipher,
-    pluginKey: (plugin) => keys.pluginKey(plugin),
-    manifest: (plugin) => manifests.get(plugin),
-    ...(options.maxOpenFiles ? { maxOpenFiles: options.maxOpenFiles } : {}),
+    rootKeys: { master: options.master ?? randomBytes(32), signing: options.signing ?? randomBytes(32) },
+    store: { ...storeDefaults, ...(options.cipher ? { cipher: options.cipher } : {}), ...(options.maxOpenFiles ? { maxOpenFiles: options.maxOpenFiles } : {}) },
+    plugins: options.manifests ?? [notesManifest, tasksManifest],
     ...(options.now ? { now: options.now } : {}),
   });
   return {
+    ...core,
     dataDir: options.dataDir,
-    store,
-    tokens,
-    keys,
-    keyring,
-    manifests,
-    token: (user, plugin, front = 'console') => tokens.sign({ sub: user, plg: plugin, front }),
-    close() {
-      store.close();
-      keyring.close();
-    },
+    token: (user, plugin, front = 'console') => core.tokens.sign({ sub: user, plg: plugin, front }),
   };
 }
 

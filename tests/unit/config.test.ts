@@ -2,9 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../host/config/config.js';
+import { loadConfig as loadConfigFrom, readEnvironment } from '../../host/config/config.js';
 import { isBulkheadError } from '../../host/core/errors.js';
 import { tempDir } from '../helpers/fixtures.js';
+
+const loadConfig = (env: Record<string, string>, cwd: string) => loadConfigFrom(readEnvironment(env, cwd), cwd);
 
 test('defaults: ./data, aegis, 256 open files, 512 KiB page cache; the result is frozen', () => {
   const config = loadConfig({}, '/srv/bulkhead');
@@ -12,6 +14,12 @@ test('defaults: ./data, aegis, 256 open files, 512 KiB page cache; the result is
   assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512 });
   assert.equal(config.production, false);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store));
+});
+
+test('the configuration holds no secret: keys stay in the environment read at start-up', () => {
+  const key = 'ab'.repeat(32);
+  const config = loadConfig({ BULKHEAD_MASTER_KEY: key, BULKHEAD_SIGNING_KEY: key }, '/srv/bulkhead');
+  assert.ok(!JSON.stringify(config).includes(key));
 });
 
 test('settings come from the environment, which wins over .env.local; production ignores .env.local', () => {
