@@ -9,7 +9,7 @@ import {
   type OpenEncryptedOptions,
   type SqliteDatabase,
 } from './encrypted-database.js';
-import { sqlTypes, type CollectionDef, type RecordedStorage, type StorageSchema } from './storage-schema.js';
+import { quoteIdentifier, sqlTypes, type CollectionDef, type RecordedStorage, type StorageSchema } from './storage-schema.js';
 import { encodeValue } from './query-compiler.js';
 
 /** `application_id` of every Bulkhead store file ("BHd1"). */
@@ -136,7 +136,7 @@ function migrate(db: SqliteDatabase, schema: StorageSchema, meta: Meta, now: num
     }
     const oldIndexes = new Set(old.indexes.map((i) => i.name));
     const newIndexes = new Set(collection.indexes.map((i) => i.name));
-    for (const index of old.indexes) if (!newIndexes.has(index.name)) steps.push(() => db.exec(`DROP INDEX IF EXISTS "${index.name}"`));
+    for (const index of old.indexes) if (!newIndexes.has(index.name)) steps.push(() => db.exec(`DROP INDEX IF EXISTS ${quoteIdentifier(index.name)}`));
     for (const index of collection.indexes) if (!oldIndexes.has(index.name)) steps.push(() => db.exec(index.createSql));
   }
   for (const collection of schema.collections.values()) {

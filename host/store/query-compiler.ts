@@ -52,8 +52,15 @@ const expectedValue: Readonly<Record<FieldType, string>> = {
   timestamp: 'whole milliseconds since the epoch',
 };
 
-const comparisonOps = new Set(['lt', 'lte', 'gt', 'gte']);
-const operatorSql: Readonly<Record<string, string>> = { eq: ' = ?', ne: ' IS NOT ?', lt: ' < ?', lte: ' <= ?', gt: ' > ?', gte: ' >= ?' };
+// A Map, not an object literal: an operator named `constructor` or `__proto__` must be a miss.
+const operatorSql: ReadonlyMap<string, string> = new Map([
+  ['eq', ' = ?'],
+  ['ne', ' IS NOT ?'],
+  ['lt', ' < ?'],
+  ['lte', ' <= ?'],
+  ['gt', ' > ?'],
+  ['gte', ' >= ?'],
+]);
 const operatorList = 'eq, ne, lt, lte, gt, gte, in, like';
 
 /**
@@ -254,18 +261,17 @@ function compileOperator(
 ): string {
   state.conditions += 1;
   if (state.conditions > queryLimits.maxConditions) tooComplex(`where has more than ${queryLimits.maxConditions} conditions`);
-  if (operator === 'eq' || operator === 'ne') {
-    if (operand === null) return `${field.column} IS ${operator === 'eq' ? '' : 'NOT '}NULL`;
-    if (field.type === 'json') invalid(`${place}: a json field can only be compared with null`);
+  const sql = operatorSql.get(operator);
+  if (sql !== undefined) {
+    if (operator === 'eq' || operator === 'ne') {
+      if (operand === null) return `${field.column} IS ${operator === 'eq' ? '' : 'NOT '}NULL`;
+      if (field.type === 'json') invalid(`${place}: a json field can only be compared with null`);
+    } else if (field.type === 'json' || field.type === 'boolean') {
+      invalid(`${place}: ${field.type} fields cannot be ordered with ${operator}`);
+    }
     checkValue(field, operand, `${place}.${operator}`, true);
     params.push(encodeValue(field.type, operand));
-    return field.column + operatorSql[operator];
-  }
-  if (comparisonOps.has(operator)) {
-    if (field.type === 'json' || field.type === 'boolean') invalid(`${place}: ${field.type} fields cannot be ordered with ${operator}`);
-    checkValue(field, operand, `${place}.${operator}`, true);
-    params.push(encodeValue(field.type, operand));
-    return field.column + (operatorSql[operator] as string);
+    return field.column + sql;
   }
   if (operator === 'in') {
     if (field.type === 'json') invalid(`${place}: a json field can only be compared with null`);

@@ -110,6 +110,8 @@ const refusals: { name: string; request: unknown; code: ErrorCode }[] = [
   { name: 'wrong type', request: { op: 'insert', collection: 'notes', values: { text: 5 } }, code: 'BH_QUERY_TYPE_MISMATCH' },
   { name: 'unsafe integer', request: { op: 'find', collection: 'notes', where: { priority: 2 ** 60 } }, code: 'BH_QUERY_TYPE_MISMATCH' },
   { name: 'unknown operator', request: { op: 'find', collection: 'notes', where: { text: { regexp: '.*' } } }, code: 'BH_QUERY_INVALID' },
+  { name: 'operator named like a prototype property', request: { op: 'find', collection: 'notes', where: { text: { constructor: 'x' } } }, code: 'BH_QUERY_INVALID' },
+  { name: 'operator named __proto__', request: JSON.parse('{"op":"find","collection":"notes","where":{"text":{"__proto__":"x"}}}'), code: 'BH_QUERY_INVALID' },
   { name: 'like on a number', request: { op: 'find', collection: 'notes', where: { priority: { like: '1%' } } }, code: 'BH_QUERY_INVALID' },
   { name: 'ordering booleans', request: { op: 'find', collection: 'notes', where: { pinned: { gt: false } } }, code: 'BH_QUERY_INVALID' },
   { name: 'comparing json', request: { op: 'find', collection: 'notes', where: { tags: { eq: ['a'] } } }, code: 'BH_QUERY_INVALID' },
@@ -204,7 +206,7 @@ const { where } = fc.letrec<{ where: Record<string, unknown>; cond: unknown }>((
   ),
   cond: fc.oneof(
     scalar,
-    fc.dictionary(fc.constantFrom('eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'like', 'regexp', 'raw'), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })), { maxKeys: 2 }),
+    fc.dictionary(fc.constantFrom('eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'like', 'regexp', 'raw', 'constructor', 'toString', '__proto__'), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })), { maxKeys: 2 }),
     fc.array(scalar, { maxLength: 2 }),
   ),
 }));
