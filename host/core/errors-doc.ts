@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { errorTable } from './errors.js';
 import { fromRoot, isEntryPoint } from './paths.js';
 
@@ -29,11 +29,6 @@ export function renderErrorsDoc(): string {
 }
 
 if (isEntryPoint(import.meta.url)) {
-  if (process.argv.includes('--write')) {
-    writeFileSync(errorsDocPath, renderErrorsDoc());
-    console.log(`wrote ${errorsDocPath}`);
-  } else {
-    const current = readFileSync(errorsDocPath, 'utf8');
-    process.exitCode = current === renderErrorsDoc() ? 0 : 1;
-  }
+  writeFileSync(errorsDocPath, renderErrorsDoc());
+  console.log(`wrote ${errorsDocPath}`);
 }
