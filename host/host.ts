@@ -7,6 +7,11 @@ import { Keyring } from './keys/keyring.js';
 import { loadRootKeys, type RootKeys } from './keys/load-keys.js';
 import type { PluginManifest } from './manifest/manifest.js';
 import { Store } from './store/store.js';
+import { fromRoot } from './core/paths.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { Executor } from './executor/executor.js';
+import { Approvals } from './plugins/approvals.js';
+import { loadCatalog, type Catalog } from './plugins/catalog.js';
 
 /** The parts of a running host below the fronts. */
 export interface HostCore {
@@ -62,30 +67,87 @@ export function assembleHost(options: HostCoreOptions): HostCore {
 
 export interface Host extends HostCore {
   readonly config: BulkheadConfig;
+  /** Every plugin found, loaded or refused with its reason. */
+  readonly catalog: Catalog;
+  readonly executor: Executor;
+  /** The one path from the fronts to the plugins. */
+  readonly dispatcher: Dispatcher;
+  /** Lets running calls finish, stops the workers, closes the store. */
+  shutdown(): Promise<void>;
 }
 
 export interface HostOptions {
-  readonly plugins?: readonly PluginManifest[];
+  /** Folders of built-in plugins. Default: the build's dist/plugins. */
+  readonly builtInDirs?: readonly string[];
   readonly warn?: (message: string) => void;
 }
 
 /**
  * Starts the host from its configuration: loads (or, in development, generates) the root keys
- * from the environment, then assembles the rest. The configuration itself holds no secret.
+ * from the environment, loads and checks the plugins, starts the executor's workers. The
+ * configuration itself holds no secret; workers get derived keys only.
  */
 export function createHost(config: BulkheadConfig, environment: Environment, options: HostOptions = {}): Host {
+  const catalog = loadCatalog({
+    builtInDirs: options.builtInDirs ?? [fromRoot('dist', 'plugins')],
+    pluginPath: config.plugins.path,
+    approvals: new Approvals(config.dataDir),
+    caps: config.plugins.caps,
+  });
   const rootKeys = loadRootKeys({
     env: environment.vars,
     production: environment.production,
     envFile: environment.envFile,
     warn: options.warn ?? ((message) => console.warn(`warning: ${message}`)),
   });
+  let core: HostCore;
   try {
-    const core = assembleHost({ dataDir: config.dataDir, rootKeys, store: config.store, plugins: options.plugins ?? [] });
-    return { ...core, config };
+    core = assembleHost({
+      dataDir: config.dataDir,
+      rootKeys,
+      store: config.store,
+      plugins: [...catalog.plugins.values()].map((p) => p.manifest),
+    });
   } finally {
     // The key service keeps its own copies; no other copy of the root keys stays in memory here.
     rootKeys.master.fill(0);
     rootKeys.signing.fill(0);
   }
+  const loaded = [...catalog.plugins.values()];
+  const tokenKey = core.keys.tokenKey();
+  const executor = new Executor({
+    workers: config.plugins.workers,
+    maxInstancesPerWorker: config.plugins.instancesPerWorker,
+    memoryCeilingMiB: config.plugins.caps.memoryMiB,
+    setup: {
+      dataDir: config.dataDir,
+      store: config.store,
+      keyringKey: ownCopy(core.keys.keyringKey()),
+      tokenKey: { kid: tokenKey.kid, key: ownCopy(tokenKey.key) },
+      plugins: loaded.map((plugin) => {
+        const key = core.keys.pluginKey(plugin.manifest.name);
+        return { manifest: plugin.manifest, module: plugin.module, limits: plugin.limits, key: { fileRoot: ownCopy(key.fileRoot), names: ownCopy(key.names) } };
+      }),
+    },
+  });
+  const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
+  return {
+    ...core,
+    config,
+    catalog,
+    executor,
+    dispatcher,
+    async shutdown() {
+      await executor.close();
+      core.close();
+    },
+  };
+}
+
+/**
+ * A copy with its own ArrayBuffer. Posting a view to a worker clones its whole backing buffer,
+ * and a Buffer may sit in Node's shared pool next to other bytes.
+ */
+function ownCopy(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }

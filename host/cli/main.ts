@@ -4,15 +4,28 @@ import { readFileSync } from 'node:fs';
 import { loadConfig, readEnvironment } from '../config/config.js';
 import { BulkheadError } from '../core/errors.js';
 import { fromRoot, isEntryPoint } from '../core/paths.js';
-import { createHost } from '../host.js';
+import type { CallerContext } from '../dispatch/dispatcher.js';
+import { consoleCaller, formatError, formatOutcome, parseRequest, runConsole, type ConsoleRequest } from '../fronts/console.js';
+import { createHost, type Host } from '../host.js';
+import { Approvals } from '../plugins/approvals.js';
+import { loadCatalog, preparePlugin } from '../plugins/catalog.js';
+import { readPluginFolder } from '../plugins/plugin-folder.js';
 
 const usage = `Usage: bulkhead <command>
 
 Commands:
-  start            Run the host on the configuration in the environment and .env.local
-  keys generate    Print a fresh BULKHEAD_MASTER_KEY and BULKHEAD_SIGNING_KEY for production
-  help             Show this text
-  version          Print the version`;
+  start                      Run the host on the configuration in the environment and .env.local
+  invoke --user <name> <plugin>.<capability> ['<params json>'] [--json]
+                             Run one capability as console user <name> and print its replies and result
+  console --user <name>      Interactive prompt: one <plugin>.<capability> [params json] per line
+  plugin approve <folder>    Trust the plugin in <folder> as it is now (pins its name and sha256)
+  plugin revoke <name>       Forget the approval of plugin <name>
+  plugin list                Show the plugins the host would load, and the ones it refuses
+  keys generate              Print a fresh BULKHEAD_MASTER_KEY and BULKHEAD_SIGNING_KEY for production
+  help                       Show this text
+  version                    Print the version
+
+Exit codes: 0 success, 1 failure (e.g. a capability error), 2 bad usage.`;
 
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -28,6 +41,12 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
     switch (command) {
       case 'start':
         return await start(io);
+      case 'invoke':
+        return await invoke(rest, io);
+      case 'console':
+        return await consoleCommand(rest, io);
+      case 'plugin':
+        return pluginCommand(rest, io);
       case 'keys':
         if (rest[0] === 'generate' && rest.length === 1) {
           io.out(`BULKHEAD_MASTER_KEY=${randomBytes(32).toString('hex')}`);
@@ -54,10 +73,145 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
   } catch (error) {
     if (error instanceof BulkheadError) {
       io.err(`error ${error.code}: ${error.message}`);
-      return 1;
+      return error.code === 'BH_CLI_USAGE' ? 2 : 1;
     }
     throw error;
   }
+}
+
+/** Settings and keys as `start` reads them; the CLI's one-shot commands need a single worker. */
+function hostFromEnvironment(io: CliIo, overrides: { workers?: number } = {}): Host {
+  const environment = readEnvironment(process.env, process.cwd());
+  const loaded = loadConfig(environment, process.cwd());
+  const config = overrides.workers ? { ...loaded, plugins: { ...loaded.plugins, workers: overrides.workers } } : loaded;
+  const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`) });
+  for (const refusal of host.catalog.refused) io.err(`warning: plugin refused: ${refusal.error.code}: ${refusal.error.message}`);
+  return host;
+}
+
+interface Flags {
+  readonly positional: string[];
+  readonly user: string | undefined;
+  readonly json: boolean;
+}
+
+function parseFlags(args: readonly string[], allowed: readonly string[]): Flags {
+  const positional: string[] = [];
+  let user: string | undefined;
+  let json = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--user' && allowed.includes('--user')) {
+      user = args[++i];
+      if (user === undefined) throw new BulkheadError('BH_CLI_USAGE', { problem: '--user needs a name' });
+    } else if (arg.startsWith('--user=') && allowed.includes('--user')) {
+      user = arg.slice('--user='.length);
+    } else if (arg === '--json' && allowed.includes('--json')) {
+      json = true;
+    } else if (arg.startsWith('--')) {
+      throw new BulkheadError('BH_CLI_USAGE', { problem: `unknown option ${arg.replace(/[^\w-]/g, '').slice(0, 32)}` });
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { positional, user, json };
+}
+
+/** Errors that mean the command named something that does not exist or gave bad params: usage. */
+const namedWrongly: ReadonlySet<string> = new Set(['BH_PLUGIN_NOT_FOUND', 'BH_CAPABILITY_NOT_FOUND', 'BH_PARAMS_INVALID', 'BH_PARAMS_TOO_LARGE', 'BH_CLI_USAGE']);
+
+async function invoke(args: readonly string[], io: CliIo): Promise<number> {
+  let flags: Flags | undefined;
+  let request: ConsoleRequest;
+  let caller: CallerContext;
+  try {
+    flags = parseFlags(args, ['--user', '--json']);
+    if (flags.user === undefined) throw new BulkheadError('BH_CLI_USAGE', { problem: 'invoke needs --user <name>' });
+    if (flags.positional.length < 1 || flags.positional.length > 2) {
+      throw new BulkheadError('BH_CLI_USAGE', { problem: "invoke takes <plugin>.<capability> and optionally one '<params json>'" });
+    }
+    caller = consoleCaller(flags.user);
+    request = parseRequest(flags.positional[0] as string, flags.positional[1]);
+  } catch (error) {
+    if (error instanceof BulkheadError && (flags?.json ?? args.includes('--json'))) {
+      io.out(JSON.stringify({ error: error.toJSON() }));
+      return 2;
+    }
+    throw error;
+  }
+  const json = flags.json;
+  const host = hostFromEnvironment(io, { workers: 1 });
+  try {
+    const outcome = await host.dispatcher.invoke(caller, request.plugin, request.capability, request.params);
+    if (json) io.out(JSON.stringify({ replies: outcome.replies, result: outcome.result ?? null }));
+    else for (const line of formatOutcome(outcome)) io.out(line);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof BulkheadError)) throw error;
+    if (json) io.out(JSON.stringify({ error: error.toJSON() }));
+    else for (const line of formatError(error)) io.err(line);
+    return namedWrongly.has(error.code) ? 2 : 1;
+  } finally {
+    await host.shutdown();
+  }
+}
+
+async function consoleCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const flags = parseFlags(args, ['--user']);
+  if (flags.user === undefined || flags.positional.length > 0) throw new BulkheadError('BH_CLI_USAGE', { problem: 'console takes --user <name> only' });
+  const caller = consoleCaller(flags.user);
+  const host = hostFromEnvironment(io, { workers: 1 });
+  try {
+    const interactive = process.stdin.isTTY === true;
+    await runConsole(host.dispatcher, caller, {
+      input: process.stdin,
+      out: io.out,
+      ...(interactive ? { prompt: () => process.stdout.write('> ') } : {}),
+    });
+    return 0;
+  } finally {
+    await host.shutdown();
+  }
+}
+
+function pluginCommand(args: readonly string[], io: CliIo): number {
+  const [action, target, ...extra] = args;
+  const environment = readEnvironment(process.env, process.cwd());
+  const config = loadConfig(environment, process.cwd());
+  const approvals = new Approvals(config.dataDir);
+  if (action === 'approve' && target !== undefined && extra.length === 0) {
+    const read = readPluginFolder(target);
+    const builtIns = loadCatalog({ builtInDirs: [fromRoot('dist', 'plugins')], pluginPath: [], approvals, caps: config.plugins.caps });
+    const builtIn = builtIns.plugins.get(read.manifest.name);
+    if (builtIn) {
+      throw new BulkheadError('BH_PLUGIN_NAME_TAKEN', { plugin: read.manifest.name, owner: 'a built-in plugin', folder: read.folder });
+    }
+    // Only a plugin that would load is approved: the same checks as at start-up.
+    const plugin = preparePlugin(read, false, config.plugins.caps);
+    const approval = approvals.approve(read);
+    io.out(`Approved ${plugin.manifest.name} ${approval.version} from ${approval.folder}`);
+    io.out(`  plugin.wasm sha256 ${approval.wasmSha256}`);
+    io.out(`  permissions: ${(plugin.manifest.permissions ?? []).join(', ') || 'none'}`);
+    io.out(`  capabilities: ${[...plugin.capabilities.keys()].join(', ') || 'none'}`);
+    const onPath = config.plugins.path.some((entry) => read.folder === entry || read.folder.startsWith(`${entry}/`));
+    if (!onPath) io.out(`  note: add ${read.folder} (or its parent) to BULKHEAD_PLUGIN_PATH so the host loads it`);
+    return 0;
+  }
+  if (action === 'revoke' && target !== undefined && extra.length === 0) {
+    io.out(approvals.revoke(target) ? 'Approval removed.' : 'No approval by that name.');
+    return 0;
+  }
+  if (action === 'list' && target === undefined) {
+    const catalog = loadCatalog({ builtInDirs: [fromRoot('dist', 'plugins')], pluginPath: config.plugins.path, approvals, caps: config.plugins.caps });
+    for (const plugin of catalog.plugins.values()) {
+      const origin = plugin.builtIn ? 'built-in' : plugin.folder;
+      io.out(`${plugin.manifest.name} ${plugin.manifest.version} (${origin}): ${[...plugin.capabilities.keys()].join(', ')}`);
+    }
+    for (const refusal of catalog.refused) io.out(`refused ${refusal.folder}: ${refusal.error.code}: ${refusal.error.message}`);
+    return 0;
+  }
+  io.err(usage);
+  return 2;
 }
 
 async function start(io: CliIo): Promise<number> {
@@ -78,10 +232,17 @@ async function start(io: CliIo): Promise<number> {
   io.out(`Bulkhead ${version()} is running (${config.production ? 'production' : 'development'} mode).`);
   io.out(`  data directory: ${config.dataDir}`);
   io.out(`  store: one ${config.store.cipher}-encrypted SQLite file per user per plugin, up to ${config.store.maxOpenFiles} open`);
-  io.out(`  plugins: ${host.plugins.size === 0 ? 'none installed yet' : [...host.plugins.keys()].join(', ')}`);
+  io.out(`  executor: ${host.executor.workers} worker thread(s), up to ${config.plugins.instancesPerWorker} plugin instances each`);
+  if (host.catalog.plugins.size === 0) io.out('  plugins: none (run `npm run build` to build the built-ins)');
+  for (const plugin of host.catalog.plugins.values()) {
+    const origin = plugin.builtIn ? 'built-in' : `approved, ${plugin.folder}`;
+    io.out(`  plugin ${plugin.manifest.name} ${plugin.manifest.version} (${origin}): ${[...plugin.capabilities.keys()].join(', ')}`);
+  }
+  for (const refusal of host.catalog.refused) io.out(`  refused ${refusal.folder}: ${refusal.error.code}: ${refusal.error.message}`);
+  io.out('  fronts: none listening yet; try `npx bulkhead invoke --user alice notes.list` or `npx bulkhead console --user alice`');
   io.out('Press Ctrl+C to stop.');
   await stopped;
-  host.close();
+  await host.shutdown();
   io.out('Bulkhead stopped.');
   return 0;
 }

@@ -1,6 +1,9 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { BulkheadError } from '../core/errors.js';
 import { ciphers, type Cipher } from '../store/encrypted-database.js';
+import { executorDefaults } from '../executor/executor.js';
+import { defaultCaps, type LimitCaps } from '../sandbox/limits.js';
 import { storeDefaults } from '../store/store.js';
 import { readEnvFile } from './env-file.js';
 
@@ -28,6 +31,18 @@ export interface BulkheadConfig {
   /** `BULKHEAD_DATA_DIR`, default `./data`. */
   readonly dataDir: string;
   readonly store: StoreSettings;
+  readonly plugins: PluginSettings;
+}
+
+export interface PluginSettings {
+  /** `BULKHEAD_PLUGIN_PATH`: extra plugin folders (or folders of them), colon-separated. */
+  readonly path: readonly string[];
+  /** `BULKHEAD_WORKERS`: executor worker threads. Default: one per core. */
+  readonly workers: number;
+  /** `BULKHEAD_INSTANCES_PER_WORKER`: plugin instances kept warm per worker. Default 256. */
+  readonly instancesPerWorker: number;
+  /** `BULKHEAD_LIMIT_TIMEOUT_MS` and `BULKHEAD_LIMIT_MEMORY_MIB`: ceilings over every manifest. */
+  readonly caps: LimitCaps;
 }
 
 export interface StoreSettings {
@@ -56,8 +71,17 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       maxOpenFiles: integer('BULKHEAD_STORE_MAX_OPEN_FILES', env['BULKHEAD_STORE_MAX_OPEN_FILES'], 1, 100_000, storeDefaults.maxOpenFiles),
       pageCacheKiB: integer('BULKHEAD_STORE_PAGE_CACHE_KIB', env['BULKHEAD_STORE_PAGE_CACHE_KIB'], 64, 1_048_576, storeDefaults.pageCacheKiB),
     },
+    plugins: {
+      path: (env['BULKHEAD_PLUGIN_PATH'] ?? '').split(':').filter((entry) => entry !== '').map((entry) => path.resolve(cwd, entry)),
+      workers: integer('BULKHEAD_WORKERS', env['BULKHEAD_WORKERS'], 1, 256, availableParallelism()),
+      instancesPerWorker: integer('BULKHEAD_INSTANCES_PER_WORKER', env['BULKHEAD_INSTANCES_PER_WORKER'], 1, 100_000, executorDefaults.maxInstancesPerWorker),
+      caps: Object.freeze({
+        timeoutMs: integer('BULKHEAD_LIMIT_TIMEOUT_MS', env['BULKHEAD_LIMIT_TIMEOUT_MS'], 10, 60_000, defaultCaps.timeoutMs),
+        memoryMiB: integer('BULKHEAD_LIMIT_MEMORY_MIB', env['BULKHEAD_LIMIT_MEMORY_MIB'], 1, 4096, defaultCaps.memoryMiB),
+      }),
+    },
   };
-  return Object.freeze({ ...config, store: Object.freeze(config.store) });
+  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins) });
 }
 
 function oneOf<T extends string>(variable: string, value: string | undefined, allowed: readonly T[], fallback: T): T {

@@ -39,6 +39,11 @@ export const errorTable = {
     message: '{variable} {problem}. Fix it in the environment (or .env.local in development).',
   },
 
+  BH_CLI_USAGE: {
+    area: 'config',
+    message: 'Bad usage: {problem}. Run `npx bulkhead help` for the commands.',
+  },
+
   // ---- caller tokens -------------------------------------------------------------------------
   BH_TOKEN_MALFORMED: {
     area: 'token',
@@ -171,6 +176,142 @@ export const errorTable = {
     area: 'query',
     message: 'The query is too large: {problem}. Split it into smaller queries.',
   },
+
+  // ---- plugins on disk (operators see these) --------------------------------------------------
+  BH_PLUGIN_FOLDER_INVALID: {
+    area: 'plugin',
+    message: '{folder} is not a usable plugin folder: {problem}. A plugin folder holds plugin.json and plugin.wasm.',
+  },
+  BH_PLUGIN_APPROVALS_INVALID: {
+    area: 'plugin',
+    message: '{file} is not a valid approvals file. Restore it from a backup, or delete it and approve the plugins again.',
+  },
+  BH_PLUGIN_NOT_APPROVED: {
+    area: 'plugin',
+    message:
+      "The plugin '{plugin}' in {folder} has not been approved, so it was not loaded. If you trust it, run `npx bulkhead plugin approve {folder}`.",
+  },
+  BH_PLUGIN_CHANGED: {
+    area: 'plugin',
+    message:
+      "The {file} of plugin '{plugin}' in {folder} changed since it was approved, so it was not loaded. If you trust the new version, run `npx bulkhead plugin approve {folder}` again.",
+  },
+  BH_PLUGIN_NAME_TAKEN: {
+    area: 'plugin',
+    message:
+      "A plugin named '{plugin}' is already provided by {owner}, so the one in {folder} was refused. Plugin names are unique: rename one of them in its plugin.json.",
+  },
+  BH_PLUGIN_INVALID_MODULE: {
+    area: 'plugin',
+    message: "plugin.wasm of '{plugin}' is not a usable WebAssembly module ({problem}). Rebuild it (see pdk/README.md).",
+  },
+  BH_PLUGIN_IMPORT_REFUSED: {
+    area: 'plugin',
+    message: "Plugin '{plugin}' imports {import}, which {reason}. The module was not instantiated.",
+  },
+  BH_PLUGIN_PERMISSION_UNAVAILABLE: {
+    area: 'plugin',
+    message:
+      "Plugin '{plugin}' asks for the '{permission}' permission, which this version of Bulkhead does not offer yet. Remove it from permissions in plugin.json.",
+  },
+  BH_PLUGIN_MEMORY_TOO_LARGE: {
+    area: 'plugin',
+    message:
+      "Plugin '{plugin}' {problem}, but its memory limit is {limitMiB} MiB. Raise limits.memoryMiB in plugin.json (the operator's cap is BULKHEAD_LIMIT_MEMORY_MIB) or build the plugin with less memory.",
+  },
+  BH_PLUGIN_EXPORT_MISSING: {
+    area: 'plugin',
+    message: "Plugin '{plugin}' lists capability '{capability}', but its module has no function export named '{export}'. Fix plugin.json or the build.",
+  },
+
+  // ---- calls into plugins (users and plugin authors see these) ----------------------------------
+  BH_PLUGIN_NOT_FOUND: {
+    area: 'call',
+    message: 'No plugin by that name is installed (installed: {installed}).',
+  },
+  BH_CAPABILITY_NOT_FOUND: {
+    area: 'call',
+    message: "Plugin '{plugin}' has no capability by that name (it offers: {offered}).",
+  },
+  BH_CAPABILITY_FORBIDDEN: {
+    area: 'call',
+    message: "{plugin}.{capability} {reason}.",
+  },
+  BH_PARAMS_INVALID: {
+    area: 'call',
+    message: '{plugin}.{capability} was given invalid params: {problem}. See the params schema and examples of that capability in its plugin.json.',
+  },
+  BH_PARAMS_TOO_LARGE: {
+    area: 'call',
+    message: 'The params for {plugin}.{capability} exceed the limit of {limit} bytes. Send less.',
+  },
+  BH_PLUGIN_START_FAILED: {
+    area: 'call',
+    message: "Plugin '{plugin}' could not be started ({problem}). Tell the plugin's author; other plugins are unaffected.",
+  },
+  BH_PLUGIN_TIMEOUT: {
+    area: 'call',
+    message:
+      '{plugin}.{capability} ran past its time limit of {limitMs} ms and was stopped. Nothing it had not yet written was kept. Try a smaller request, or tell the plugin author.',
+  },
+  BH_PLUGIN_MEMORY_LIMIT: {
+    area: 'call',
+    message: '{plugin}.{capability} ran out of its {limitMiB} MiB of memory and was stopped. Try a smaller request, or tell the plugin author.',
+  },
+  BH_PLUGIN_TRAPPED: {
+    area: 'call',
+    message: '{plugin}.{capability} crashed (WebAssembly trap: {trap}) and was stopped. Tell the plugin author; the host is unaffected.',
+  },
+  BH_PLUGIN_ERROR: {
+    area: 'call',
+    message: '{plugin}.{capability} reported an error (its text is in detail).',
+  },
+  BH_PLUGIN_OUTPUT_TOO_LARGE: {
+    area: 'call',
+    message: '{plugin}.{capability} returned more than its limit of {limit} bytes, so the result was dropped. Tell the plugin author.',
+  },
+  BH_PLUGIN_OUTPUT_MALFORMED: {
+    area: 'call',
+    message: '{plugin}.{capability} returned a result that is not UTF-8 JSON, so it was dropped. Tell the plugin author.',
+  },
+  BH_PLUGIN_CONTRACT: {
+    area: 'call',
+    message: '{plugin}.{capability} broke the host-function contract ({problem}) and was stopped. See the raw ABI in pdk/README.md.',
+  },
+  BH_INTERNAL: {
+    area: 'call',
+    message: 'The host failed while serving this call ({problem}). This is a Bulkhead bug: please report it. Nothing more was done.',
+  },
+  BH_EXECUTOR_WORKER_LOST: {
+    area: 'call',
+    message: 'The worker running this call stopped unexpectedly, so the call may not have completed. Check before retrying it.',
+  },
+  BH_EXECUTOR_OVERLOADED: {
+    area: 'call',
+    message: 'Too many calls are waiting ({limit} queued for this worker). Retry in a moment.',
+  },
+  BH_EXECUTOR_CLOSED: {
+    area: 'call',
+    message: 'The host is shutting down and takes no more calls. Retry once it is back.',
+  },
+
+  // ---- host functions (plugin authors see these in responses) ------------------------------------
+  BH_HOST_REQUEST_MALFORMED: {
+    area: 'host-function',
+    message: 'The {function} request is not UTF-8 JSON ({problem}). Send the JSON described in pdk/README.md.',
+  },
+  BH_HOST_REQUEST_TOO_LARGE: {
+    area: 'host-function',
+    message: 'The {function} request is larger than {limit} bytes. Send less per call.',
+  },
+  BH_HOST_CALL_LIMIT: {
+    area: 'host-function',
+    message: 'This call already used its {limit} {function} calls (limits.{setting} in plugin.json). The request was not carried out.',
+  },
+  BH_REPLY_INVALID: {
+    area: 'host-function',
+    message: 'A reply must be an object {"text": string} with 1 to {maxChars} characters of text and nothing else.',
+  },
 } as const satisfies Record<string, { readonly area: string; readonly message: string }>;
 
 export type ErrorCode = keyof typeof errorTable;
@@ -186,17 +327,44 @@ export type ErrorParams = Readonly<Record<string, string | number>>;
  */
 export class BulkheadError extends Error {
   readonly code: ErrorCode;
+  /**
+   * Text a plugin supplied about its own failure (BH_PLUGIN_ERROR). It goes back to the caller who
+   * made the call and nowhere else: it may hold that caller's data, so it is never logged.
+   */
+  readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, params: ErrorParams = {}) {
+  constructor(code: ErrorCode, params: ErrorParams = {}, detail?: string) {
     super(formatMessage(code, params));
     this.name = 'BulkheadError';
     this.code = code;
+    this.detail = detail;
   }
 
   /** The shape every boundary (host functions, CLI --json, HTTP) sends out. */
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  toJSON(): SerializedError {
+    return this.detail === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, detail: this.detail };
   }
+
+  /**
+   * Rebuilds an error that crossed a thread boundary as plain data. Anything that is not one of
+   * ours (a code outside the table) is refused: the caller decides what that means.
+   */
+  static revive(data: unknown): BulkheadError | undefined {
+    if (typeof data !== 'object' || data === null) return undefined;
+    const { code, message, detail } = data as Record<string, unknown>;
+    if (typeof code !== 'string' || !Object.hasOwn(errorTable, code) || typeof message !== 'string') return undefined;
+    const error = new BulkheadError(code as ErrorCode, {}, typeof detail === 'string' ? detail : undefined);
+    error.message = message;
+    return error;
+  }
+}
+
+export interface SerializedError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly detail?: string;
 }
 
 export function isBulkheadError(value: unknown, code?: ErrorCode): value is BulkheadError {

@@ -3,7 +3,11 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Front } from '../../host/core/caller-token.js';
-import { assembleHost, type HostCore } from '../../host/host.js';
+import { loadConfig, readEnvironment } from '../../host/config/config.js';
+import { BulkheadError } from '../../host/core/errors.js';
+import { fromRoot } from '../../host/core/paths.js';
+import type { CallerContext } from '../../host/dispatch/dispatcher.js';
+import { assembleHost, createHost, type Host, type HostCore } from '../../host/host.js';
 import { parseManifest, type PluginManifest } from '../../host/manifest/manifest.js';
 import type { Cipher } from '../../host/store/encrypted-database.js';
 import { storeDefaults } from '../../host/store/store.js';
@@ -101,4 +105,47 @@ export function withTestStore(fn: (t: TestStore) => void, options: Omit<TestStor
     t.close();
     cleanup();
   }
+}
+
+/** Built plugin folders: the built-ins and the test fixtures (tests/fixtures/plugins, built by npm run build). */
+export const builtInPluginsDir = fromRoot('dist', 'plugins');
+export const fixturePluginsDir = fromRoot('dist', 'tests', 'fixtures', 'plugins');
+
+export interface TestHostOptions {
+  readonly dataDir: string;
+  /** Extra environment (BULKHEAD_* settings). Keys are generated unless given. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Folders of plugin folders loaded without approval. Default: built-ins and fixtures. */
+  readonly builtInDirs?: readonly string[];
+}
+
+/** A whole host (catalog, executor workers, dispatcher) on a temporary data directory. */
+export function startTestHost(options: TestHostOptions): Host {
+  const env = {
+    BULKHEAD_DATA_DIR: options.dataDir,
+    BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_WORKERS: '2',
+    ...options.env,
+  };
+  const environment = readEnvironment(env, options.dataDir);
+  return createHost(loadConfig(environment, options.dataDir), environment, {
+    builtInDirs: options.builtInDirs ?? [builtInPluginsDir, fixturePluginsDir],
+  });
+}
+
+/** The caller context a console user gets. */
+export function consoleUser(name: string): CallerContext {
+  return { globalUserId: `console:${name}`, front: 'console', replyTo: `console:${name}`, admin: false, authTime: Date.now() };
+}
+
+/** Resolves to the BulkheadError a promise rejects with; fails when it resolves or throws anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<BulkheadError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof BulkheadError) return error;
+    throw error;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
 }

@@ -1,0 +1,111 @@
+import type { ErrorObject } from 'ajv';
+import type { CallerTokens, Front } from '../core/caller-token.js';
+import { BulkheadError } from '../core/errors.js';
+import type { CallOutcome, Executor } from '../executor/executor.js';
+import type { Capability, LoadedPlugin } from '../plugins/catalog.js';
+
+/**
+ * Who is calling, as a front established it before any plugin, router or model saw the request.
+ * Below the dispatcher only the caller token names the user.
+ */
+export interface CallerContext {
+  /** Stable id across fronts, e.g. `console:alice` or `slack:T1:U1`. */
+  readonly globalUserId: string;
+  readonly front: Front;
+  /** Where replies go (a conversation id for chat fronts; the invocation itself for the console). */
+  readonly replyTo: string;
+  /** The operator listed this identity as an admin. */
+  readonly admin: boolean;
+  /** When the front verified the identity, ms since the epoch. */
+  readonly authTime: number;
+}
+
+export interface DispatcherOptions {
+  readonly plugins: ReadonlyMap<string, LoadedPlugin>;
+  readonly executor: Executor;
+  readonly tokens: CallerTokens;
+}
+
+/**
+ * The one gate between the fronts and the plugins: the capability must exist, be allowed on this
+ * front for this caller, and get params that match its schema, before a token is minted and the
+ * call reaches a worker.
+ *
+ * @example
+ * const { replies, result } = await dispatcher.invoke(caller, 'notes', 'add', { text: 'buy milk' });
+ */
+export class Dispatcher {
+  readonly #options: DispatcherOptions;
+
+  constructor(options: DispatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Capabilities this caller may invoke from this front, for help texts and routers. */
+  catalog(caller: Pick<CallerContext, 'front' | 'admin'>): Capability[] {
+    const out: Capability[] = [];
+    for (const plugin of this.#options.plugins.values()) {
+      for (const capability of plugin.capabilities.values()) {
+        if (forbiddenReason(capability, caller) === undefined) out.push(capability);
+      }
+    }
+    return out;
+  }
+
+  /** Resolves and checks a call without running it; throws the BulkheadError a caller would get. */
+  resolve(caller: CallerContext, pluginName: string, capabilityName: string, params: unknown): { capability: Capability; plugin: LoadedPlugin; input: string } {
+    const plugins = this.#options.plugins;
+    const plugin = plugins.get(pluginName);
+    if (!plugin) throw new BulkheadError('BH_PLUGIN_NOT_FOUND', { installed: [...plugins.keys()].join(', ') || 'none' });
+    const capability = plugin.capabilities.get(capabilityName);
+    if (!capability) {
+      throw new BulkheadError('BH_CAPABILITY_NOT_FOUND', { plugin: pluginName, offered: [...plugin.capabilities.keys()].join(', ') || 'nothing' });
+    }
+    const reason = forbiddenReason(capability, caller);
+    if (reason) throw new BulkheadError('BH_CAPABILITY_FORBIDDEN', { plugin: pluginName, capability: capabilityName, reason });
+    const where = { plugin: pluginName, capability: capabilityName };
+    const value = params === undefined ? {} : params;
+    if (!capability.validateParams(value)) {
+      throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: describe(capability.validateParams.errors?.[0], capability.declaredNames) });
+    }
+    const input = JSON.stringify(value);
+    if (Buffer.byteLength(input) > plugin.limits.maxInputBytes) {
+      throw new BulkheadError('BH_PARAMS_TOO_LARGE', { ...where, limit: plugin.limits.maxInputBytes });
+    }
+    return { capability, plugin, input };
+  }
+
+  /** Runs one capability for the caller. Rejects with a BulkheadError. */
+  async invoke(caller: CallerContext, pluginName: string, capabilityName: string, params: unknown): Promise<CallOutcome> {
+    const { capability, plugin, input } = this.resolve(caller, pluginName, capabilityName, params);
+    // The token outlives the call's time limit plus a wait in the worker's queue.
+    const ttlSeconds = Math.min(120, Math.ceil(plugin.limits.timeoutMs / 1000) + 60);
+    const token = this.#options.tokens.sign({ sub: caller.globalUserId, plg: pluginName, front: caller.front, ttlSeconds });
+    return this.#options.executor.call({
+      userId: caller.globalUserId,
+      plugin: pluginName,
+      capability: capabilityName,
+      exportName: capability.exportName,
+      token,
+      input,
+      timeoutMs: plugin.limits.timeoutMs,
+    });
+  }
+}
+
+function forbiddenReason(capability: Capability, caller: Pick<CallerContext, 'front' | 'admin'>): string | undefined {
+  if (capability.spec.name.startsWith('admin:') && !caller.admin) return "is an admin capability and needs the operator's admin flag";
+  if (caller.front === 'dashboard' && capability.spec.dashboard !== true) return 'may not be called from the dashboard (its manifest does not set "dashboard": true)';
+  return undefined;
+}
+
+/**
+ * An Ajv error, without the value. Path segments that are not names from the schema (a key the
+ * caller made up) are shown as `*`, so nothing the caller typed is echoed.
+ */
+function describe(error: ErrorObject | undefined, declared: ReadonlySet<string>): string {
+  if (!error) return 'they do not match the schema';
+  const segments = error.instancePath.split('/').slice(1);
+  const at = segments.length === 0 ? 'params' : `params/${segments.map((s) => (declared.has(s) || /^\d+$/.test(s) ? s : '*')).join('/')}`;
+  return `${at} ${error.message ?? 'does not match the schema'}`;
+}

@@ -1,0 +1,98 @@
+/**
+ * The console front: a local user types `plugin.capability {json}` and gets the replies and the
+ * result. Identity is `console:<name>`, given by whoever runs the command on this machine (the
+ * operator's own front: it trusts the local account, as a shell does).
+ */
+import { createInterface } from 'node:readline';
+import { BulkheadError } from '../core/errors.js';
+import type { CallOutcome } from '../executor/executor.js';
+import type { CallerContext, Dispatcher } from '../dispatch/dispatcher.js';
+
+const userNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const targetPattern = /^([a-z][a-z0-9-]{0,62})\.((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})$/;
+
+/** The caller context of a console user. */
+export function consoleCaller(name: string, now: number = Date.now()): CallerContext {
+  if (!userNamePattern.test(name)) {
+    throw new BulkheadError('BH_CLI_USAGE', { problem: '--user must be 1 to 64 letters, digits, dots, hyphens or underscores' });
+  }
+  return { globalUserId: `console:${name}`, front: 'console', replyTo: `console:${name}`, admin: false, authTime: now };
+}
+
+/** A parsed console line: `plugin.capability` and optional params JSON. */
+export interface ConsoleRequest {
+  readonly plugin: string;
+  readonly capability: string;
+  readonly params: unknown;
+}
+
+/** Parses `plugin.capability` plus optional params JSON text; BH_CLI_USAGE when malformed. */
+export function parseRequest(target: string, paramsText: string | undefined): ConsoleRequest {
+  const match = targetPattern.exec(target);
+  if (!match) throw new BulkheadError('BH_CLI_USAGE', { problem: 'name the call as <plugin>.<capability>, e.g. notes.add' });
+  let params: unknown = {};
+  if (paramsText !== undefined && paramsText.trim() !== '') {
+    try {
+      params = JSON.parse(paramsText);
+    } catch {
+      throw new BulkheadError('BH_CLI_USAGE', { problem: `the params are not valid JSON; quote them, e.g. '{"text":"buy milk"}'` });
+    }
+  }
+  return { plugin: match[1] as string, capability: match[2] as string, params };
+}
+
+/** Default output: each reply on its own line, then the result as JSON (if any). */
+export function formatOutcome(outcome: CallOutcome): string[] {
+  const lines = [...outcome.replies];
+  if (outcome.result !== null && outcome.result !== undefined) lines.push(JSON.stringify(outcome.result, null, 2));
+  return lines;
+}
+
+export function formatError(error: BulkheadError): string[] {
+  const lines = [`error ${error.code}: ${error.message}`];
+  if (error.detail) lines.push(`  ${error.detail}`);
+  return lines;
+}
+
+export interface ConsoleIo {
+  readonly input: NodeJS.ReadableStream;
+  readonly out: (line: string) => void;
+  /** Shows the prompt (interactive sessions only). */
+  readonly prompt?: () => void;
+}
+
+/** The interactive console: one call per line until `exit` or end of input. */
+export async function runConsole(dispatcher: Dispatcher, caller: CallerContext, io: ConsoleIo): Promise<void> {
+  const help = (): void => {
+    io.out('Type <plugin>.<capability> [params JSON], e.g. notes.add {"text":"buy milk"}. `help` lists what you can call; `exit` quits.');
+    for (const capability of dispatcher.catalog(caller)) {
+      const example = capability.spec.examples?.[0];
+      io.out(`  ${capability.plugin}.${capability.spec.name}  ${capability.spec.description}${example ? `  e.g. ${JSON.stringify(example.params)}` : ''}`);
+    }
+  };
+  const lines = createInterface({ input: io.input, terminal: false, crlfDelay: Infinity });
+  if (io.prompt) {
+    io.out(`Bulkhead console as ${caller.globalUserId}. Type help for the capabilities, exit to quit.`);
+    io.prompt();
+  }
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (line === 'exit' || line === 'quit') break;
+    if (line === 'help' || line === '?') {
+      help();
+    } else if (line !== '') {
+      const space = line.search(/\s/);
+      const target = space === -1 ? line : line.slice(0, space);
+      const paramsText = space === -1 ? undefined : line.slice(space + 1);
+      try {
+        const request = parseRequest(target, paramsText);
+        for (const out of formatOutcome(await dispatcher.invoke(caller, request.plugin, request.capability, request.params))) io.out(out);
+      } catch (error) {
+        if (!(error instanceof BulkheadError)) throw error;
+        for (const out of formatError(error)) io.out(out);
+      }
+    }
+    io.prompt?.();
+  }
+  lines.close();
+}

@@ -1,0 +1,157 @@
+import { readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { BulkheadError } from '../core/errors.js';
+import type { CapabilitySpec, PluginManifest } from '../manifest/manifest.js';
+import { pagesPerMiB, resolveLimits, type LimitCaps, type PluginLimits } from '../sandbox/limits.js';
+import { checkImports, compileModule, limitMemory, unavailablePermissions } from '../sandbox/wasm-module.js';
+import type { Approvals } from './approvals.js';
+import { readPluginFolder, type PluginFolder } from './plugin-folder.js';
+
+/** A capability ready to be dispatched: its export and its compiled params validator. */
+export interface Capability {
+  readonly plugin: string;
+  readonly spec: CapabilitySpec;
+  readonly exportName: string;
+  readonly validateParams: ValidateFunction;
+  /** Property names declared anywhere in the params schema: the only ones errors may name. */
+  readonly declaredNames: ReadonlySet<string>;
+}
+
+/** A plugin that passed every check and can be instantiated. */
+export interface LoadedPlugin {
+  readonly manifest: PluginManifest;
+  readonly folder: string;
+  readonly builtIn: boolean;
+  readonly limits: PluginLimits;
+  /** Compiled from the memory-limited bytes; imports already checked. */
+  readonly module: WebAssembly.Module;
+  readonly wasmSha256: string;
+  readonly capabilities: ReadonlyMap<string, Capability>;
+}
+
+/** A folder that was not loaded, and why (a coded error that names the fix). */
+export interface Refusal {
+  readonly folder: string;
+  readonly plugin?: string;
+  readonly error: BulkheadError;
+}
+
+export interface Catalog {
+  readonly plugins: ReadonlyMap<string, LoadedPlugin>;
+  readonly refused: readonly Refusal[];
+}
+
+export interface CatalogOptions {
+  /** Folders of built-in plugin folders (the build's dist/plugins); approved implicitly. */
+  readonly builtInDirs: readonly string[];
+  /** `BULKHEAD_PLUGIN_PATH` entries: each a plugin folder, or a folder of plugin folders. */
+  readonly pluginPath: readonly string[];
+  readonly approvals: Approvals;
+  readonly caps: LimitCaps;
+}
+
+/**
+ * Finds, checks and compiles every plugin: built-ins first (their names are taken first), then
+ * the plugin path in order. A folder that fails any check is refused with its reason; the rest
+ * still load.
+ */
+export function loadCatalog(options: CatalogOptions): Catalog {
+  const plugins = new Map<string, LoadedPlugin>();
+  const refused: Refusal[] = [];
+  const consider = (folder: string, builtIn: boolean): void => {
+    let read: PluginFolder | undefined;
+    try {
+      read = readPluginFolder(folder);
+      const name = read.manifest.name;
+      const taken = plugins.get(name);
+      if (taken) {
+        throw new BulkheadError('BH_PLUGIN_NAME_TAKEN', {
+          plugin: name,
+          owner: taken.builtIn ? 'a built-in plugin' : `the plugin in ${taken.folder}`,
+          folder: read.folder,
+        });
+      }
+      if (!builtIn) options.approvals.check(read);
+      plugins.set(name, preparePlugin(read, builtIn, options.caps));
+    } catch (error) {
+      if (!(error instanceof BulkheadError)) throw error;
+      refused.push({ folder: read?.folder ?? folder, ...(read ? { plugin: read.manifest.name } : {}), error });
+    }
+  };
+  for (const dir of options.builtInDirs) for (const folder of pluginFolders(dir)) consider(folder, true);
+  for (const entry of options.pluginPath) {
+    const folders = existsSync(path.join(entry, 'plugin.json')) ? [entry] : pluginFolders(entry);
+    if (folders.length === 0) {
+      refused.push({ folder: entry, error: new BulkheadError('BH_PLUGIN_FOLDER_INVALID', { folder: entry, problem: 'it holds no plugin folder' }) });
+    }
+    for (const folder of folders) consider(folder, false);
+  }
+  return { plugins, refused };
+}
+
+function pluginFolders(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names.map((name) => path.join(dir, name)).filter((folder) => existsSync(path.join(folder, 'plugin.json')));
+}
+
+/**
+ * Checks and compiles one plugin: permissions this host offers, memory within the limit (the
+ * module is rewritten so it can never grow past it), imports within the grants, every listed
+ * capability exported, every params schema valid.
+ */
+export function preparePlugin(read: PluginFolder, builtIn: boolean, caps: LimitCaps): LoadedPlugin {
+  const { manifest } = read;
+  const name = manifest.name;
+  for (const permission of manifest.permissions ?? []) {
+    if (unavailablePermissions.has(permission)) throw new BulkheadError('BH_PLUGIN_PERMISSION_UNAVAILABLE', { plugin: name, permission });
+  }
+  const limits = resolveLimits(manifest.limits, caps);
+  const bytes = limitMemory(name, read.wasm, limits.memoryMiB * pagesPerMiB);
+  const module = compileModule(name, bytes);
+  checkImports(name, module, manifest.permissions ?? []);
+  const exported = new Set(WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name));
+  const capabilities = new Map<string, Capability>();
+  for (const spec of manifest.capabilities ?? []) {
+    const exportName = spec.export ?? spec.name.replace(':', '_');
+    if (!exported.has(exportName)) {
+      throw new BulkheadError('BH_PLUGIN_EXPORT_MISSING', { plugin: name, capability: spec.name, export: exportName });
+    }
+    capabilities.set(spec.name, { plugin: name, spec, exportName, ...compileParams(name, spec) });
+  }
+  return { manifest, folder: read.folder, builtIn, limits, module, wasmSha256: read.wasmSha256, capabilities };
+}
+
+/** Params are an object; a capability without a params schema takes none. */
+const noParams = { type: 'object', additionalProperties: false, maxProperties: 0 };
+
+function compileParams(plugin: string, spec: CapabilitySpec): Pick<Capability, 'validateParams' | 'declaredNames'> {
+  const schema = spec.params ?? noParams;
+  if (schema['type'] !== 'object') {
+    throw new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} must have "type": "object"` });
+  }
+  try {
+    // A fresh Ajv per schema: a plugin's $id or definitions cannot collide with another's.
+    const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false });
+    return { validateParams: ajv.compile(schema), declaredNames: collectNames(schema) };
+  } catch {
+    throw new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} is not a valid JSON Schema` });
+  }
+}
+
+function collectNames(schema: unknown, into = new Set<string>()): Set<string> {
+  if (Array.isArray(schema)) {
+    for (const item of schema) collectNames(item, into);
+  } else if (typeof schema === 'object' && schema !== null) {
+    for (const [key, value] of Object.entries(schema)) {
+      if (key === 'properties' && typeof value === 'object' && value !== null) for (const name of Object.keys(value)) into.add(name);
+      collectNames(value, into);
+    }
+  }
+  return into;
+}
