@@ -51,6 +51,8 @@ interface CallState {
   readonly limits: PluginLimits;
   readonly replies: string[];
   queries: number;
+  /** The instance's linear memory, for block_read and block_write. */
+  readonly memory: WebAssembly.Memory | undefined;
   /** Bytes in blocks the guest allocated and has not freed during this call. */
   liveBytes: bigint;
   readonly blocks: Map<bigint, bigint>;
@@ -61,8 +63,14 @@ class ContractBreach extends Error {}
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A live instance and its linear memory (for the bulk-copy host functions). */
+interface Instance {
+  readonly plugin: Plugin;
+  readonly memory: WebAssembly.Memory | undefined;
+}
+
 /** Instances by (plugin, user), least recently used first. An instance never serves two users. */
-const instances = new Map<string, Plugin>();
+const instances = new Map<string, Instance>();
 
 const queue: CallMessage[] = [];
 let pumping = false;
@@ -120,6 +128,7 @@ async function run(call: CallMessage): Promise<{ replies: string[]; result: unkn
     }
   }
   const state: CallState = {
+    memory: instance.memory,
     plugin: call.plugin,
     capability: call.capability,
     token: call.token,
@@ -131,20 +140,20 @@ async function run(call: CallMessage): Promise<{ replies: string[]; result: unkn
   };
   let output;
   try {
-    output = await instance.call(call.exportName, call.input, state);
+    output = await instance.plugin.call(call.exportName, call.input, state);
   } catch (error) {
     // After a trap or a breach the instance's memory may be half-updated: never reuse it.
-    throw await classifyFailure(error, instance, state);
+    throw classifyFailure(error, instance, state);
   }
   instances.set(key, instance);
   return { replies: state.replies, result: output ? decodeResult(output.bytes(), state) : null };
 }
 
-async function instantiate(plugin: WorkerPlugin): Promise<Plugin> {
+async function instantiate(plugin: WorkerPlugin): Promise<Instance> {
   const name = plugin.manifest.name;
   const limitPages = plugin.limits.memoryMiB * pagesPerMiB;
   try {
-    return await createPlugin(
+    const instance = await createPlugin(
       { wasm: [{ module: plugin.module }] },
       {
         useWasi: false,
@@ -161,6 +170,8 @@ async function instantiate(plugin: WorkerPlugin): Promise<Plugin> {
         functions: { [kernelNamespace]: kernelGuards(plugin.limits), [hostNamespace]: hostFunctionsFor(plugin.manifest) },
       },
     );
+    const memory = (await instance.getInstance()).exports['memory'];
+    return { plugin: instance, memory: memory instanceof WebAssembly.Memory ? memory : undefined };
   } catch (error) {
     const problem =
       error instanceof WebAssembly.RuntimeError
@@ -175,9 +186,12 @@ async function instantiate(plugin: WorkerPlugin): Promise<Plugin> {
 }
 
 /** Only the granted host functions are linked; the import check has refused the rest already. */
-function hostFunctionsFor(manifest: PluginManifest): Record<string, (context: CallContext, handle: bigint) => bigint> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type HostFunction = (context: CallContext, ...args: any[]) => bigint | number;
+
+function hostFunctionsFor(manifest: PluginManifest): Record<string, HostFunction> {
   const granted = new Set(manifest.permissions ?? []);
-  const functions: Record<string, (context: CallContext, handle: bigint) => bigint> = {};
+  const functions: Record<string, HostFunction> = { block_read: blockRead, block_write: blockWrite };
   if (granted.has('query')) functions['query'] = hostQuery;
   if (granted.has('reply')) functions['reply'] = hostReply;
   return functions;
@@ -216,6 +230,44 @@ function forgetFreedBlocks(context: CallContext, state: CallState): void {
       state.liveBytes -= size;
     }
   }
+}
+
+/**
+ * `block_read(i64 handle, i32 dest) -> i32`: copies a whole kernel block into linear memory at
+ * `dest` in one call (the kernel's load_u64 costs a host call per 8 bytes). 0 on success.
+ */
+function blockRead(context: CallContext, handle: bigint, dest: number): number {
+  const state = currentCall(context, 'block_read');
+  const bytes = ownBlock(context, handle, 'block_read').bytes();
+  const memory = linearMemory(state, dest, bytes.byteLength, 'block_read');
+  memory.set(bytes, dest >>> 0);
+  return 0;
+}
+
+/**
+ * `block_write(i32 src, i32 length) -> i64 handle`: a new kernel block holding linear memory
+ * [src, src + length); 0 when the plugin's memory limit refuses the allocation.
+ */
+function blockWrite(context: CallContext, src: number, length: number): bigint {
+  const state = currentCall(context, 'block_write');
+  const memory = linearMemory(state, src, length >>> 0, 'block_write');
+  const size = BigInt(length >>> 0);
+  const limitBytes = BigInt(state.limits.memoryMiB * 1048576);
+  if (state.liveBytes + size > limitBytes) forgetFreedBlocks(context, state);
+  if (state.liveBytes + size > limitBytes) return 0n;
+  const start = src >>> 0;
+  const handle = context.store(memory.slice(start, start + (length >>> 0)));
+  state.liveBytes += size;
+  state.blocks.set(handle, size);
+  return handle;
+}
+
+function linearMemory(state: CallState, offset: number, length: number, name: string): Uint8Array {
+  if (!state.memory) throw new ContractBreach(`called ${name} without exporting its memory`);
+  const memory = new Uint8Array(state.memory.buffer);
+  const start = offset >>> 0;
+  if (start + length > memory.byteLength) throw new ContractBreach(`pointed ${name} outside its linear memory`);
+  return memory;
 }
 
 /** `query(i64 request) -> i64 response`: one store request as the caller named by the token. */
@@ -316,12 +368,12 @@ function decodeResult(bytes: Uint8Array, state: CallState): unknown {
 const pluginErrorPrefix = 'Plugin-originated error: ';
 const maxDetailChars = 1000;
 
-async function classifyFailure(error: unknown, instance: Plugin, state: CallState): Promise<BulkheadError> {
+function classifyFailure(error: unknown, instance: Instance, state: CallState): BulkheadError {
   const where = { plugin: state.plugin, capability: state.capability };
   if (error instanceof BulkheadError) return error;
   if (error instanceof ContractBreach) return new BulkheadError('BH_PLUGIN_CONTRACT', { ...where, problem: error.message });
   if (error instanceof WebAssembly.RuntimeError || (error instanceof RangeError && /call stack/i.test(error.message))) {
-    if (await nearMemoryLimit(instance, state.limits)) {
+    if (nearMemoryLimit(instance, state.limits)) {
       return new BulkheadError('BH_PLUGIN_MEMORY_LIMIT', { ...where, limitMiB: state.limits.memoryMiB });
     }
     return new BulkheadError('BH_PLUGIN_TRAPPED', { ...where, trap: trapName(error as Error) });
@@ -342,15 +394,10 @@ async function classifyFailure(error: unknown, instance: Plugin, state: CallStat
  * fails without a trap; what traps afterwards is the plugin's reaction to that, so a trap with
  * memory within a sixteenth of the limit is reported as running out of memory.
  */
-async function nearMemoryLimit(instance: Plugin, limits: PluginLimits): Promise<boolean> {
-  try {
-    const memory = (await instance.getInstance()).exports['memory'];
-    if (!(memory instanceof WebAssembly.Memory)) return false;
-    const limitBytes = limits.memoryMiB * 1048576;
-    return memory.buffer.byteLength >= limitBytes - Math.max(limitBytes / 16, 1048576);
-  } catch {
-    return false;
-  }
+function nearMemoryLimit(instance: Instance, limits: PluginLimits): boolean {
+  if (!instance.memory) return false;
+  const limitBytes = limits.memoryMiB * 1048576;
+  return instance.memory.buffer.byteLength >= limitBytes - Math.max(limitBytes / 16, 1048576);
 }
 
 function trapName(error: Error): string {

@@ -26,6 +26,12 @@ export const hostFunctions: ReadonlyMap<string, Permission> = new Map<string, Pe
   ['reply', 'reply'],
 ]);
 
+/**
+ * Bulk copies between kernel blocks and linear memory, linked for every plugin: they reach
+ * nothing but the plugin's own blocks and memory, so they need no permission.
+ */
+export const bulkFunctions: ReadonlySet<string> = new Set(['block_read', 'block_write']);
+
 /** Permissions a manifest may hold that this version cannot serve yet. */
 export const unavailablePermissions: ReadonlySet<Permission> = new Set<Permission>(['schedule', 'market', 'vault']);
 
@@ -49,9 +55,10 @@ export function checkImports(plugin: string, module: WebAssembly.Module, granted
       refuse('is not an Extism kernel function this host provides');
     }
     if (entry.module === hostNamespace) {
+      if (bulkFunctions.has(entry.name)) continue;
       const permission = hostFunctions.get(entry.name);
       if (permission === undefined) {
-        return refuse(`is not a Bulkhead host function (there are: ${[...hostFunctions.keys()].join(', ')})`);
+        return refuse(`is not a Bulkhead host function (there are: ${[...hostFunctions.keys(), ...bulkFunctions].join(', ')})`);
       }
       if (!granted.includes(permission as Permission)) {
         refuse(`needs the '${permission}' permission: add "${permission}" to permissions in plugin.json`);

@@ -1,0 +1,166 @@
+/**
+ * Full-path benchmark (`npm run bench`): prints one JSON object.
+ *
+ * - warm full path: notes.add and notes.list, alternating, across BENCH_USERS (1,000) users, through
+ *   dispatcher (params check, token minting) -> executor worker (instance per user) -> notes plugin
+ *   (WebAssembly) -> query host function -> token verification -> the user's encrypted file;
+ * - the baseline does the same work as plain TypeScript against ONE shared plaintext SQLite table
+ *   filtered by user_id (the design the reference documents warn against), in the same run;
+ * - RSS of a fresh process after BENCH_MEMORY_USERS (10,000) distinct users.
+ *
+ * Throughput is measured with BENCH_CONCURRENCY (64) calls in flight; latency (p50/p99) with one
+ * call in flight per worker, so it is the cost of a call, not the length of a queue (both are
+ * printed). Environment: BENCH_USERS, BENCH_CALLS (20,000), BENCH_MEMORY_USERS, BENCH_DIR.
+ */
+import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from '../../host/store/sqlite-driver.js';
+import { storeDefaults } from '../../host/store/store.js';
+import type { Host } from '../../host/host.js';
+import { builtInPluginsDir, consoleUser, startTestHost, tempDir } from '../helpers/fixtures.js';
+
+const users = Number(process.env['BENCH_USERS'] ?? 1000);
+const calls = Number(process.env['BENCH_CALLS'] ?? 20_000);
+const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
+const memoryUsers = Number(process.env['BENCH_MEMORY_USERS'] ?? 10_000);
+
+function percentile(sortedMs: number[], p: number): number {
+  return Number((sortedMs[Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1)] as number).toFixed(3));
+}
+
+function summary(times: number[], elapsedMs: number): { callsPerSecond: number; p50Ms: number; p99Ms: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { callsPerSecond: Math.round(times.length / (elapsedMs / 1000)), p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+}
+
+/** The i-th call of the workload: even calls add a note, odd calls list the user's notes. */
+function workload(i: number): { user: string; capability: 'add' | 'list'; params: Record<string, unknown> } {
+  const user = `user-${i % users}`;
+  return Math.floor(i / users) % 2 === 0
+    ? { user, capability: 'add', params: { text: `note ${i} with an ordinary length of text`, tags: ['bench'] } }
+    : { user, capability: 'list', params: {} };
+}
+
+async function fullPath(host: Host, count: number, inFlight: number, offset: number): Promise<{ times: number[]; elapsedMs: number }> {
+  const times: number[] = new Array(count);
+  let next = 0;
+  const started = performance.now();
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < count; i = next++) {
+      const { user, capability, params } = workload(offset + i);
+      const t0 = performance.now();
+      await host.dispatcher.invoke(consoleUser(user), 'notes', capability, params);
+      times[i] = performance.now() - t0;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return { times, elapsedMs: performance.now() - started };
+}
+
+/** Same work in plain TypeScript on one shared plaintext table, filtered by user_id. */
+function baseline(dir: string, count: number): { times: number[]; elapsedMs: number } {
+  const db = new Database(path.join(dir, 'shared.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`cache_size = -${storeDefaults.pageCacheKiB * 4}`);
+  db.exec(`CREATE TABLE notes (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, text TEXT NOT NULL, tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT`);
+  db.exec('CREATE INDEX notes_user ON notes (user_id, created_at, id)');
+  const insert = db.prepare('INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?)');
+  const list = db.prepare('SELECT id, text, tags, created_at FROM notes WHERE user_id = ? ORDER BY created_at, id LIMIT 100');
+  const run = (i: number): unknown => {
+    const { user, capability, params } = workload(i);
+    if (capability === 'add') {
+      const id = randomUUID();
+      const now = Date.now();
+      const tags = params['tags'] as string[];
+      insert.run(id, user, params['text'] as string, `,${tags.join(',')},`, now, now);
+      return { replies: [`Saved note ${id.slice(0, 8)}.`], result: { note: { id, text: params['text'], tags, createdAt: now } } };
+    }
+    const rows = list.all(user) as { id: string; text: string; tags: string; created_at: number }[];
+    const notes = rows.map((r) => ({ id: r.id, text: r.text, tags: r.tags.split(',').filter(Boolean), createdAt: r.created_at }));
+    const lines = notes.map((n) => `• ${n.text}  ${n.tags.map((t) => `#${t}`).join(' ')}  (${n.id.slice(0, 8)})`);
+    return { replies: [lines.length ? lines.join('\n') : 'You have no notes.'], result: { notes } };
+  };
+  for (let i = 0; i < users; i++) run(i); // the same warm-up as the full path
+  const times: number[] = new Array(count);
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    JSON.stringify(run(users + i));
+    times[i] = performance.now() - t0;
+  }
+  const elapsedMs = performance.now() - started;
+  db.close();
+  return { times, elapsedMs };
+}
+
+async function memoryRun(dir: string, count: number): Promise<Record<string, number>> {
+  const host = startTestHost({ dataDir: dir, builtInDirs: [builtInPluginsDir] });
+  const lanes = 16;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        await host.dispatcher.invoke(consoleUser(`m-${i}`), 'notes', 'add', { text: `memory note ${i}` });
+      }
+    }),
+  );
+  (globalThis as { gc?: () => void }).gc?.();
+  const usage = process.memoryUsage();
+  await host.shutdown();
+  return { users: count, rssMiB: Math.round(usage.rss / 1048576), heapUsedMiB: Math.round(usage.heapUsed / 1048576) };
+}
+
+if (process.argv.includes('--memory-only')) {
+  const { dir, cleanup } = tempDir('bulkhead-bench-mem-');
+  try {
+    console.log(JSON.stringify(await memoryRun(dir, memoryUsers)));
+  } finally {
+    cleanup();
+  }
+} else {
+  const base = process.env['BENCH_DIR'] ?? os.tmpdir();
+  const dir = mkdtempSync(path.join(base, 'bulkhead-bench-'));
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  try {
+    const host = startTestHost({ dataDir: path.join(dir, 'host'), builtInDirs: [builtInPluginsDir], env: { BULKHEAD_INSTANCES_PER_WORKER: String(Math.max(512, users)), BULKHEAD_STORE_MAX_OPEN_FILES: String(Math.max(256, users)) } });
+    // Warm-up: every user's file, instance and statements exist before anything is measured.
+    await fullPath(host, users, concurrency, 0);
+    const throughput = await fullPath(host, calls, concurrency, users);
+    const latency = await fullPath(host, Math.min(calls, 5000), host.executor.workers, users + calls);
+    await host.shutdown();
+    const shared = baseline(dir, calls);
+    const full = summary(throughput.times, throughput.elapsedMs);
+    const oneAtATime = summary(latency.times, latency.elapsedMs);
+    const plain = summary(shared.times, shared.elapsedMs);
+    const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory-only'], { encoding: 'utf8', env: process.env });
+    const memory = child.status === 0 ? (JSON.parse(child.stdout.trim().split('\n').pop() as string) as Record<string, number>) : { error: child.status ?? -1 };
+    console.log(
+      JSON.stringify(
+        {
+          benchmark: 'full path: notes.add + notes.list',
+          node: process.version,
+          cores: os.availableParallelism(),
+          workers: host.executor.workers,
+          users,
+          calls,
+          dataDir: base,
+          fullPath: { concurrency, ...full, latencyOneInFlightPerWorker: { p50Ms: oneAtATime.p50Ms, p99Ms: oneAtATime.p99Ms, callsPerSecond: oneAtATime.callsPerSecond } },
+          baselineSharedPlaintextTable: plain,
+          ratioToBaseline: Number((full.callsPerSecond / plain.callsPerSecond).toFixed(3)),
+          memoryAfterDistinctUsers: memory,
+          targets: { callsPerSecond: 10_000, p99Ms: 5, rssMiB: 512 },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    cleanup();
+  }
+}

@@ -1,0 +1,121 @@
+// `bulkhead invoke` and `bulkhead console` as a user runs them: a real process, the full path
+// (console front -> caller token -> executor worker -> notes plugin -> encrypted store).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { fromRoot } from '../../host/core/paths.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const cli = fromRoot('dist', 'host', 'cli', 'main.js');
+let dir: string;
+let cleanup: () => void;
+let env: NodeJS.ProcessEnv;
+
+before(() => {
+  ({ dir, cleanup } = tempDir());
+  env = {
+    PATH: process.env['PATH'],
+    BULKHEAD_DATA_DIR: dir,
+    BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+  };
+});
+after(() => cleanup());
+
+function bulkhead(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd: dir, env, encoding: 'utf8', input, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function invokeJson(user: string, target: string, params?: object): { status: number | null; body: Record<string, unknown> } {
+  const args = ['invoke', '--user', user, target, ...(params ? [JSON.stringify(params)] : []), '--json'];
+  const { status, stdout } = bulkhead(args);
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'with --json, stdout is exactly one JSON object');
+  return { status, body: JSON.parse(lines[0] as string) as Record<string, unknown> };
+}
+
+describe('bulkhead invoke', () => {
+  test('two users each see only their own notes', () => {
+    assert.equal(invokeJson('alice', 'notes.add', { text: 'alice: buy milk', tags: ['shop'] }).status, 0);
+    assert.equal(invokeJson('alice', 'notes.add', { text: 'alice: call mum' }).status, 0);
+    assert.equal(invokeJson('bob', 'notes.add', { text: 'bob: fix bike' }).status, 0);
+    const texts = (user: string) => {
+      const { status, body } = invokeJson(user, 'notes.list');
+      assert.equal(status, 0);
+      return ((body['result'] as { notes: { text: string }[] }).notes).map((n) => n.text).sort();
+    };
+    assert.deepEqual(texts('alice'), ['alice: buy milk', 'alice: call mum']);
+    assert.deepEqual(texts('bob'), ['bob: fix bike']);
+    assert.deepEqual(texts('carol'), []);
+    // Search and tags stay inside the caller's file too.
+    const search = invokeJson('bob', 'notes.search', { text: 'milk' });
+    assert.deepEqual((search.body['result'] as { notes: unknown[] }).notes, []);
+    const tagged = invokeJson('alice', 'notes.list', { tag: 'shop' });
+    assert.deepEqual((tagged.body['result'] as { notes: { text: string }[] }).notes.map((n) => n.text), ['alice: buy milk']);
+  });
+
+  test('--json prints {"replies","result"}; the default prints each reply, then the result', () => {
+    const { status, body } = invokeJson('dora', 'notes.add', { text: 'water the plants' });
+    assert.equal(status, 0);
+    assert.deepEqual(Object.keys(body).sort(), ['replies', 'result']);
+    assert.match((body['replies'] as string[])[0] as string, /^Saved note [0-9a-f]{8}\.$/);
+    const plain = bulkhead(['invoke', '--user', 'dora', 'notes.list']);
+    assert.equal(plain.status, 0);
+    const lines = plain.stdout.split('\n');
+    assert.match(lines[0] as string, /water the plants/);
+    assert.deepEqual(JSON.parse(lines.slice(1).join('\n')).notes.length, 1);
+  });
+
+  test('a capability error exits 1 with {"error":{code,message}}; the plugin text is only in detail', () => {
+    const { status, body } = invokeJson('alice', 'notes.delete', { id: 'no-such-note' });
+    assert.equal(status, 1);
+    const error = body['error'] as { code: string; message: string; detail: string };
+    assert.equal(error.code, 'BH_PLUGIN_ERROR');
+    assert.equal(error.detail, 'No note with that id.');
+    const plain = bulkhead(['invoke', '--user', 'alice', 'notes.delete', '{"id":"no-such-note"}']);
+    assert.equal(plain.status, 1);
+    assert.match(plain.stderr, /BH_PLUGIN_ERROR/);
+    assert.equal(plain.stdout, '');
+  });
+
+  const usage: { args: string[]; code: string; why: string }[] = [
+    { args: ['invoke', 'notes.list', '--json'], code: 'BH_CLI_USAGE', why: 'no --user' },
+    { args: ['invoke', '--user', 'alice', 'notes', '--json'], code: 'BH_CLI_USAGE', why: 'no capability' },
+    { args: ['invoke', '--user', 'alice', 'notes.add', '{text: nope}', '--json'], code: 'BH_CLI_USAGE', why: 'params not JSON' },
+    { args: ['invoke', '--user', '../etc', 'notes.list', '--json'], code: 'BH_CLI_USAGE', why: 'a user name that is a path' },
+    { args: ['invoke', '--user', 'alice', 'nope.list', '--json'], code: 'BH_PLUGIN_NOT_FOUND', why: 'unknown plugin' },
+    { args: ['invoke', '--user', 'alice', 'notes.nope', '--json'], code: 'BH_CAPABILITY_NOT_FOUND', why: 'unknown capability' },
+    { args: ['invoke', '--user', 'alice', 'notes.add', '{"text":""}', '--json'], code: 'BH_PARAMS_INVALID', why: 'params against the schema' },
+  ];
+  for (const c of usage) {
+    test(`bad usage exits 2 with ${c.code}: ${c.why}`, () => {
+      const { status, stdout } = bulkhead(c.args);
+      assert.equal(status, 2);
+      assert.equal(JSON.parse(stdout).error.code, c.code);
+    });
+  }
+
+  test('an invalid-params error names the field but never echoes the value', () => {
+    const secret = 'sekrit-value-4711';
+    const { status, body } = invokeJson('alice', 'notes.add', { text: 'ok', tags: [secret.toUpperCase()] });
+    assert.equal(status, 2);
+    const message = (body['error'] as { message: string }).message;
+    assert.match(message, /params\/tags\/0/);
+    assert.doesNotMatch(message, /SEKRIT/i);
+  });
+});
+
+describe('bulkhead console', () => {
+  test('runs one call per line on the same path and keeps going after an error', () => {
+    const input = ['notes.add {"text":"from the console"}', 'notes.nope', 'notes.list', 'exit', 'notes.add {"text":"after exit"}'].join('\n');
+    const { status, stdout } = bulkhead(['console', '--user', 'erin'], input);
+    assert.equal(status, 0);
+    assert.match(stdout, /Saved note/);
+    assert.match(stdout, /error BH_CAPABILITY_NOT_FOUND/);
+    assert.match(stdout, /• from the console/);
+    const list = invokeJson('erin', 'notes.list');
+    assert.deepEqual((list.body['result'] as { notes: { text: string }[] }).notes.map((n) => n.text), ['from the console']);
+  });
+});
