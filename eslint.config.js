@@ -3,7 +3,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'data/',
+      'coverage/',
+      // AssemblyScript, not TypeScript: decorators, i32 and friends. Its compiler checks it.
+      'pdk/assembly/**',
+      'plugins-src/**/assembly/**',
+      'tests/fixtures/plugins/**/assembly/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

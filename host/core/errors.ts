@@ -203,7 +203,7 @@ export const errorTable = {
   },
   BH_PLUGIN_INVALID_MODULE: {
     area: 'plugin',
-    message: "plugin.wasm of '{plugin}' is not a usable WebAssembly module ({problem}). Rebuild it (see pdk/README.md).",
+    message: "The plugin.wasm of '{plugin}' is not a usable WebAssembly module ({problem}). Rebuild it (see pdk/README.md).",
   },
   BH_PLUGIN_IMPORT_REFUSED: {
     area: 'plugin',
@@ -278,7 +278,7 @@ export const errorTable = {
     area: 'call',
     message: '{plugin}.{capability} broke the host-function contract ({problem}) and was stopped. See the raw ABI in pdk/README.md.',
   },
-  BH_INTERNAL: {
+  BH_INTERNAL_ERROR: {
     area: 'call',
     message: 'The host failed while serving this call ({problem}). This is a Bulkhead bug: please report it. Nothing more was done.',
   },

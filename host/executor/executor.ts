@@ -153,7 +153,7 @@ export class Executor {
       if (message.type === 'done') {
         pending.resolve({ replies: message.replies, result: message.result });
       } else {
-        pending.reject(BulkheadError.revive(message.error) ?? new BulkheadError('BH_INTERNAL', { problem: 'an unreadable error from a worker' }));
+        pending.reject(BulkheadError.revive(message.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable error from a worker' }));
       }
     });
     worker.on('error', () => {

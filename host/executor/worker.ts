@@ -115,7 +115,7 @@ function shutDown(): void {
 
 async function run(call: CallMessage): Promise<{ replies: string[]; result: unknown }> {
   const plugin = plugins.get(call.plugin);
-  if (!plugin) throw new BulkheadError('BH_INTERNAL', { problem: 'the worker does not know the plugin' });
+  if (!plugin) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the worker does not know the plugin' });
   const key = `${call.plugin}\u0000${call.userId}`;
   let instance = instances.get(key);
   if (instance) {
@@ -314,7 +314,7 @@ function respond(context: CallContext, body: () => object): bigint {
   } catch (error) {
     if (error instanceof ContractBreach) throw error;
     if (!(error instanceof BulkheadError)) {
-      throw new BulkheadError('BH_INTERNAL', { problem: 'a host function failed' });
+      throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'a host function failed' });
     }
     response = { ok: false, error: error.toJSON() };
   }
@@ -413,7 +413,7 @@ function cleanDetail(text: string): string {
 function toBulkheadError(error: unknown, call: CallMessage): BulkheadError {
   if (error instanceof BulkheadError) return error;
   const params: ErrorParams = { problem: `unexpected failure in ${call.plugin}.${call.capability}` };
-  const code: ErrorCode = 'BH_INTERNAL';
+  const code: ErrorCode = 'BH_INTERNAL_ERROR';
   console.error('bulkhead worker: unexpected error', error instanceof Error ? error.name : typeof error);
   return new BulkheadError(code, params);
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Builds Bulkhead plugins.
+//
+//   node pdk/build.mjs <sourceRoot> <outRoot>
+//
+// Every direct subfolder of <sourceRoot> holding a plugin.json is a plugin. Its plugin.json is
+// copied byte for byte to <outRoot>/<name>/plugin.json, and <outRoot>/<name>/plugin.wasm is
+// compiled from either <name>/plugin.wat (WebAssembly text, with wabt) or
+// <name>/assembly/index.ts (AssemblyScript, importing the PDK in pdk/assembly). Folders without
+// plugin.json are skipped; a missing <sourceRoot> means there is nothing to build.
+//
+// Exit codes: 0 built (or nothing to build), 1 a plugin failed to build, 2 bad usage.
+/* global WebAssembly */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Import modules a compiled AssemblyScript plugin may use; the host enforces the same at load. */
+const allowedImportModules = new Set(['extism:host/env', 'extism:host/user']);
+
+/**
+ * What pulled in an env.* import, for the build error. AssemblyScript imports these from the
+ * embedder for some standard library features; Bulkhead offers none of them.
+ */
+const envImportHints = new Map([
+  ['abort', 'import the PDK (pdk/assembly) in assembly/index.ts: its abort replaces env.abort'],
+  ['trace', 'trace() has no host here; return data in the result or fail with a message instead'],
+  ['seed', 'Math.random needs a random seed, and plugins get no randomness'],
+  ['Date.now', 'Date.now() needs a clock, and plugins get none; records carry createdAt and updatedAt'],
+  ['console.log', 'console has no host here; return data in the result instead'],
+]);
+
+/**
+ * AssemblyScript flags. Optimized for speed; the incremental runtime because an instance serves
+ * many calls and must collect its garbage; memory stays exported (Extism needs `memory`); abort
+ * goes to the PDK's bulkheadAbort (pdk/assembly/abort.ts) instead of an env.abort import.
+ */
+const ascFlags = ['--optimizeLevel', '3', '--shrinkLevel', '0', '--runtime', 'incremental', '--use', 'abort=bulkheadAbort'];
+
+/** WebAssembly features accepted in .wat sources. */
+const watFeatures = {
+  bulk_memory: true,
+  multi_value: true,
+  mutable_globals: true,
+  sat_float_to_int: true,
+  sign_extension: true,
+  simd: true,
+};
+
+class BuildError extends Error {}
+
+async function main(argv) {
+  if (argv.length !== 2) {
+    console.error('usage: node pdk/build.mjs <sourceRoot> <outRoot>');
+    return 2;
+  }
+  const sourceRoot = path.resolve(process.cwd(), argv[0]);
+  const outRoot = path.resolve(process.cwd(), argv[1]);
+  if (!existsSync(sourceRoot)) {
+    console.log(`pdk/build: ${argv[0]} does not exist; nothing to build`);
+    return 0;
+  }
+  if (!(await stat(sourceRoot)).isDirectory()) throw new BuildError(`${argv[0]} is not a folder of plugin folders`);
+
+  const entries = await readdir(sourceRoot, { withFileTypes: true });
+  const names = entries
+    .filter((entry) => entry.isDirectory() && existsSync(path.join(sourceRoot, entry.name, 'plugin.json')))
+    .map((entry) => entry.name)
+    .sort();
+  for (const name of names) {
+    const started = performance.now();
+    const { wasm, language } = await compile(path.join(sourceRoot, name), name);
+    const outDir = path.join(outRoot, name);
+    await mkdir(outDir, { recursive: true });
+    await writeFile(path.join(outDir, 'plugin.json'), await readFile(path.join(sourceRoot, name, 'plugin.json')));
+    await writeFile(path.join(outDir, 'plugin.wasm'), wasm);
+    const ms = Math.round(performance.now() - started);
+    console.log(`built ${path.relative(process.cwd(), outDir) || '.'} from ${language} (${(wasm.byteLength / 1024).toFixed(1)} KiB, ${ms} ms)`);
+  }
+  return 0;
+}
+
+async function compile(folder, name) {
+  const wat = path.join(folder, 'plugin.wat');
+  const entry = path.join(folder, 'assembly', 'index.ts');
+  const hasWat = existsSync(wat);
+  const hasAssembly = existsSync(entry);
+  if (hasWat && hasAssembly) throw new BuildError(`plugin ${name} has both plugin.wat and assembly/index.ts; keep one`);
+  if (hasWat) return { wasm: await compileWat(wat, name), language: 'plugin.wat' };
+  if (hasAssembly) return { wasm: await compileAssemblyScript(entry, name), language: 'assembly/index.ts' };
+  throw new BuildError(`plugin ${name} has plugin.json but neither plugin.wat nor assembly/index.ts`);
+}
+
+/** The wabt module, loaded once for all .wat plugins. */
+let wabtReady;
+
+// Hand-written text keeps the imports its author wrote, even forbidden ones: hostile test
+// fixtures need them, and the host is what refuses them at load.
+async function compileWat(file, name) {
+  wabtReady ??= import('wabt').then((wabt) => wabt.default());
+  const wabt = await wabtReady;
+  let module;
+  try {
+    module = wabt.parseWat(path.relative(process.cwd(), file), await readFile(file, 'utf8'), watFeatures);
+    module.resolveNames();
+    module.validate();
+    return Uint8Array.from(module.toBinary({}).buffer);
+  } catch (error) {
+    throw new BuildError(`plugin ${name}: plugin.wat does not compile:\n${error.message.trim()}`);
+  } finally {
+    module?.destroy();
+  }
+}
+
+async function compileAssemblyScript(entry, name) {
+  const { default: asc } = await import('assemblyscript/asc');
+  let wasm;
+  const stdout = asc.createMemoryStream();
+  const stderr = asc.createMemoryStream();
+  const { error } = await asc.main(
+    [path.relative(process.cwd(), entry), '--outFile', 'plugin.wasm', ...ascFlags],
+    {
+      stdout,
+      stderr,
+      writeFile: (file, contents) => {
+        if (file.endsWith('plugin.wasm')) wasm = contents;
+      },
+    },
+  );
+  if (error) {
+    const notFound = stderr.toString().includes("'bulkheadAbort' not found") ? `\nhint: ${envImportHints.get('abort')}` : '';
+    throw new BuildError(`plugin ${name}: AssemblyScript failed (${error.message})\n${stderr.toString().trim()}${notFound}`);
+  }
+  if (!wasm) throw new BuildError(`plugin ${name}: AssemblyScript produced no module`);
+  const warnings = stderr.toString().trim();
+  if (warnings) console.warn(warnings);
+  checkImports(wasm, name);
+  return wasm;
+}
+
+function checkImports(wasm, name) {
+  const foreign = WebAssembly.Module.imports(new WebAssembly.Module(wasm)).filter((entry) => !allowedImportModules.has(entry.module));
+  if (foreign.length === 0) return;
+  const lines = foreign.map((entry) => {
+    const hint = entry.module === 'env' ? envImportHints.get(entry.name) : undefined;
+    return `  ${entry.module}.${entry.name}${hint ? `: ${hint}` : ''}`;
+  });
+  throw new BuildError(
+    `plugin ${name} imports outside extism:host/env and extism:host/user, which the host refuses:\n${lines.join('\n')}`,
+  );
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // A BuildError is a problem with a plugin; anything else is a bug here, so keep its stack.
+  console.error(`pdk/build: ${error instanceof BuildError ? error.message : error.stack}`);
+  process.exitCode = 1;
+}
