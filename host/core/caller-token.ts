@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { decodeCanonicalBase64url } from './base64url.js';
 import { BulkheadError } from './errors.js';
 
@@ -84,7 +84,7 @@ export class CallerTokens {
       front: input.front,
       iat,
       exp: iat + ttl,
-      jti: randomBytes(16).toString('base64url'),
+      jti: nextJti(),
     };
     const problem = claimsProblem(claims);
     if (problem) throw new BulkheadError('BH_TOKEN_BAD_CLAIMS', { problem });
@@ -184,4 +184,21 @@ function claimsProblem(value: unknown): string | undefined {
   if (ttl <= 0 || ttl > maxTokenTtlSeconds) return `exp must be 1 to ${maxTokenTtlSeconds} seconds after iat`;
   if (typeof jti !== 'string' || decodeCanonicalBase64url(jti)?.length !== 16) return 'jti must be 16 random bytes';
   return undefined;
+}
+
+/**
+ * Token ids come from a pool of random bytes refilled 4 KiB at a time: one system call per 256
+ * tokens instead of one per token (as crypto.randomUUID does internally).
+ */
+const jtiPool = Buffer.alloc(4096);
+let jtiOffset = jtiPool.length;
+
+function nextJti(): string {
+  if (jtiOffset + 16 > jtiPool.length) {
+    randomFillSync(jtiPool);
+    jtiOffset = 0;
+  }
+  const jti = jtiPool.toString('base64url', jtiOffset, jtiOffset + 16);
+  jtiOffset += 16;
+  return jti;
 }

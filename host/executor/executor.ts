@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BulkheadError } from '../core/errors.js';
 import { pagesPerMiB } from '../sandbox/limits.js';
-import { stateLayout, type CallMessage, type FromWorker, type WorkerPlugin, type WorkerSetup } from './protocol.js';
+import { stateLayout, type CallMessage, type FromWorker, type ToWorker, type WorkerPlugin, type WorkerSetup } from './protocol.js';
 
 export interface ExecutorOptions {
   /** Worker threads; each owns the users that hash to it. Default: one per core. */
@@ -49,6 +49,8 @@ interface Shard {
   startedAt: Float64Array;
   /** Calls sent to this shard's worker and not yet answered, in the order they were sent. */
   readonly pending: Map<number, Pending>;
+  /** Calls accepted in this event-loop turn, posted together at its end. */
+  outbox: CallMessage[];
 }
 
 export const executorDefaults = Object.freeze({ maxInstancesPerWorker: 256, maxQueuePerWorker: 1024 });
@@ -78,7 +80,7 @@ export class Executor {
     setFlagsFromString(`--wasm-max-mem-pages=${options.memoryCeilingMiB * pagesPerMiB}`);
     const count = Math.max(1, options.workers ?? availableParallelism());
     this.#shards = Array.from({ length: count }, () => {
-      const shard = { pending: new Map() } as Shard;
+      const shard = { pending: new Map(), outbox: [] } as unknown as Shard;
       this.#start(shard);
       return shard;
     });
@@ -99,7 +101,6 @@ export class Executor {
       return Promise.reject(new BulkheadError('BH_EXECUTOR_OVERLOADED', { limit: this.#maxQueue }));
     }
     const message: CallMessage = {
-      type: 'call',
       seq: ++this.#seq,
       userId: call.userId,
       plugin: call.plugin,
@@ -110,8 +111,20 @@ export class Executor {
     };
     return new Promise<CallOutcome>((resolve, reject) => {
       shard.pending.set(message.seq, { message, timeoutMs: call.timeoutMs, resolve, reject });
-      shard.worker.postMessage(message);
+      this.#enqueue(shard, message);
     });
+  }
+
+  /** One postMessage per shard per event-loop turn: structured cloning has a per-message cost. */
+  #enqueue(shard: Shard, message: CallMessage): void {
+    shard.outbox.push(message);
+    if (shard.outbox.length === 1) setImmediate(() => this.#flush(shard));
+  }
+
+  #flush(shard: Shard): void {
+    if (shard.outbox.length === 0) return;
+    shard.worker.postMessage({ type: 'calls', calls: shard.outbox } satisfies ToWorker);
+    shard.outbox = [];
   }
 
   /** Lets running calls finish (up to `graceMs`), then stops every worker. */
@@ -123,6 +136,7 @@ export class Executor {
       this.#shards.map(async (shard) => {
         const worker = shard.worker;
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        this.#flush(shard);
         worker.postMessage({ type: 'close' });
         const timer = setTimeout(() => void worker.terminate(), graceMs);
         await exited;
@@ -147,13 +161,15 @@ export class Executor {
     const lastStarted = shard.running;
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'closed') return;
-      const pending = shard.pending.get(message.seq);
-      if (!pending) return;
-      shard.pending.delete(message.seq);
-      if (message.type === 'done') {
-        pending.resolve({ replies: message.replies, result: message.result });
-      } else {
-        pending.reject(BulkheadError.revive(message.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable error from a worker' }));
+      for (const result of message.results) {
+        const pending = shard.pending.get(result.seq);
+        if (!pending) continue;
+        shard.pending.delete(result.seq);
+        if (result.type === 'done') {
+          pending.resolve({ replies: result.replies, result: result.result });
+        } else {
+          pending.reject(BulkheadError.revive(result.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable error from a worker' }));
+        }
       }
     });
     worker.on('error', () => {
@@ -194,10 +210,12 @@ export class Executor {
    * a call it was running when it died is lost and reported so (never run twice).
    */
   #recover(shard: Shard, lastStarted: number, old: Worker | null): void {
+    // Calls still in the outbox were never posted: they go to the new worker with the rest.
+    shard.outbox = [];
     const notStarted = [...shard.pending.values()].filter((p) => p.message.seq > lastStarted);
     const startedOnOld = [...shard.pending.values()].filter((p) => p.message.seq <= lastStarted);
     this.#start(shard);
-    for (const pending of notStarted) shard.worker.postMessage(pending.message);
+    for (const pending of notStarted) this.#enqueue(shard, pending.message);
     const settle = (): void => {
       for (const pending of startedOnOld) {
         if (shard.pending.get(pending.message.seq) !== pending) continue;

@@ -37,11 +37,10 @@ export interface WorkerPlugin {
   readonly key: { readonly fileRoot: Uint8Array; readonly names: Uint8Array };
 }
 
-/** Main thread to worker. */
-export type ToWorker = CallMessage | { readonly type: 'close' };
+/** Main thread to worker. Calls travel in batches: one message per event-loop turn, not per call. */
+export type ToWorker = { readonly type: 'calls'; readonly calls: readonly CallMessage[] } | { readonly type: 'close' };
 
 export interface CallMessage {
-  readonly type: 'call';
   /** Unique per executor, increasing in the order calls are sent to a worker. */
   readonly seq: number;
   /** The globalUserId the instance belongs to (from the verified caller context). */
@@ -55,8 +54,10 @@ export interface CallMessage {
   readonly input: string;
 }
 
-/** Worker to main thread. */
-export type FromWorker =
+/** The outcome of one call. */
+export type CallResult =
   | { readonly type: 'done'; readonly seq: number; readonly replies: readonly string[]; readonly result: unknown }
-  | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError }
-  | { readonly type: 'closed' };
+  | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError };
+
+/** Worker to main thread. Results are batched until the worker's queue is empty (or 64 are ready). */
+export type FromWorker = { readonly type: 'results'; readonly results: readonly CallResult[] } | { readonly type: 'closed' };

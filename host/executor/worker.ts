@@ -15,7 +15,7 @@ import type { PluginManifest } from '../manifest/manifest.js';
 import { hostFunctionLimits, pagesPerMiB, type PluginLimits } from '../sandbox/limits.js';
 import { hostNamespace, kernelNamespace } from '../sandbox/wasm-module.js';
 import { Store } from '../store/store.js';
-import { stateLayout, type CallMessage, type FromWorker, type ToWorker, type WorkerPlugin, type WorkerSetup } from './protocol.js';
+import { stateLayout, type CallMessage, type CallResult, type FromWorker, type ToWorker, type WorkerPlugin, type WorkerSetup } from './protocol.js';
 
 // Loaded after the warning filter: node:wasi, which the SDK imports, warns as it loads.
 await import('./quiet-wasi-warning.js');
@@ -82,9 +82,13 @@ port.on('message', (message: ToWorker) => {
     if (!pumping) shutDown();
     return;
   }
-  queue.push(message);
+  for (const call of message.calls) queue.push(call);
   if (!pumping) void pump();
 });
+
+/** Results waiting to be posted: sent together when the queue runs dry or the batch is full. */
+const maxBatch = 64;
+let outbox: CallResult[] = [];
 
 async function pump(): Promise<void> {
   pumping = true;
@@ -92,18 +96,23 @@ async function pump(): Promise<void> {
     startedAt[0] = Date.now();
     Atomics.store(running, 1, call.seq);
     Atomics.store(running, 0, call.seq);
-    let reply: FromWorker;
     try {
       const { replies, result } = await run(call);
-      reply = { type: 'done', seq: call.seq, replies, result };
+      outbox.push({ type: 'done', seq: call.seq, replies, result });
     } catch (error) {
-      reply = { type: 'failed', seq: call.seq, error: toBulkheadError(error, call).toJSON() };
+      outbox.push({ type: 'failed', seq: call.seq, error: toBulkheadError(error, call).toJSON() });
     }
     Atomics.store(running, 0, 0);
-    port?.postMessage(reply);
+    if (queue.length === 0 || outbox.length >= maxBatch) flush();
   }
   pumping = false;
   if (closing) shutDown();
+}
+
+function flush(): void {
+  if (outbox.length === 0) return;
+  port?.postMessage({ type: 'results', results: outbox } satisfies FromWorker);
+  outbox = [];
 }
 
 function shutDown(): void {

@@ -3,11 +3,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { after, before, describe, test } from 'node:test';
 import { fromRoot } from '../../host/core/paths.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const cli = fromRoot('dist', 'host', 'cli', 'main.js');
+const invocationSchema = new Ajv2020({ strict: true }).compile(JSON.parse(readFileSync(fromRoot('schemas', 'invocation.v1.json'), 'utf8')) as object);
 let dir: string;
 let cleanup: () => void;
 let env: NodeJS.ProcessEnv;
@@ -33,7 +36,9 @@ function invokeJson(user: string, target: string, params?: object): { status: nu
   const { status, stdout } = bulkhead(args);
   const lines = stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'with --json, stdout is exactly one JSON object');
-  return { status, body: JSON.parse(lines[0] as string) as Record<string, unknown> };
+  const body = JSON.parse(lines[0] as string) as Record<string, unknown>;
+  assert.ok(invocationSchema(body), 'the output matches schemas/invocation.v1.json');
+  return { status, body };
 }
 
 describe('bulkhead invoke', () => {
@@ -93,7 +98,9 @@ describe('bulkhead invoke', () => {
     test(`bad usage exits 2 with ${c.code}: ${c.why}`, () => {
       const { status, stdout } = bulkhead(c.args);
       assert.equal(status, 2);
-      assert.equal(JSON.parse(stdout).error.code, c.code);
+      const body = JSON.parse(stdout) as { error: { code: string } };
+      assert.ok(invocationSchema(body));
+      assert.equal(body.error.code, c.code);
     });
   }
 

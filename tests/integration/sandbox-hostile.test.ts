@@ -1,11 +1,17 @@
 // Hostile plugins: each case names the attack and asserts the coded error, and that the host
 // keeps serving other calls afterwards. Sources of every fixture: tests/fixtures/plugins/<name>/.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { after, before, describe, test } from 'node:test';
 import type { ErrorCode } from '../../host/core/errors.js';
 import { shardOf } from '../../host/executor/executor.js';
 import type { Host } from '../../host/host.js';
+import { fromRoot } from '../../host/core/paths.js';
 import { consoleUser, rejection, startTestHost, tempDir } from '../helpers/fixtures.js';
+
+const hostFunctionSchemas = new Ajv2020({ strict: true }).addSchema(JSON.parse(readFileSync(fromRoot('schemas', 'host-functions.v1.json'), 'utf8')) as object);
+const isReplyResponse = (value: unknown): boolean => hostFunctionSchemas.validate('https://bulkhead.local/schemas/host-functions.v1.json#/$defs/replyResponse', value) as boolean;
 
 let host: Host;
 let cleanup: () => void;
@@ -195,9 +201,17 @@ describe('host functions under abuse (raw fixture)', () => {
   test('a reply that is not {"text": string} gets BH_REPLY_INVALID and is not delivered', async () => {
     for (const message of [{ text: 5 }, { text: '' }, { text: 'hi', to: 'console:bob' }, { conversation: 'C1', text: 'hi' }, { text: 'x'.repeat(4001) }]) {
       const { result, replies } = await call('mallory', 'raw', 'reply_raw', message);
+      assert.ok(isReplyResponse(result), 'the response matches schemas/host-functions.v1.json');
       assert.equal((result as { error: { code: string } }).error.code, 'BH_REPLY_INVALID');
       assert.deepEqual(replies, []);
     }
+  });
+
+  test('a valid reply gets {"ok":true} and is delivered', async () => {
+    const { result, replies } = await call('alice', 'raw', 'reply_raw', { text: 'hello, alice' });
+    assert.ok(isReplyResponse(result));
+    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(replies, ['hello, alice']);
   });
 
   test('replies are delivered in order to the calling conversation', async () => {
