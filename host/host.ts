@@ -118,6 +118,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
   const executor = new Executor({
     workers: config.plugins.workers,
     maxInstancesPerWorker: config.plugins.instancesPerWorker,
+    maxQueuePerWorker: config.plugins.queuePerWorker,
     memoryCeilingMiB: config.plugins.caps.memoryMiB,
     setup: {
       dataDir: config.dataDir,

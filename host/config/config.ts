@@ -41,6 +41,8 @@ export interface PluginSettings {
   readonly workers: number;
   /** `BULKHEAD_INSTANCES_PER_WORKER`: plugin instances kept warm per worker. Default 256. */
   readonly instancesPerWorker: number;
+  /** `BULKHEAD_QUEUE_PER_WORKER`: calls waiting for one worker before new ones are refused. Default 1024. */
+  readonly queuePerWorker: number;
   /** `BULKHEAD_LIMIT_TIMEOUT_MS` and `BULKHEAD_LIMIT_MEMORY_MIB`: ceilings over every manifest. */
   readonly caps: LimitCaps;
 }
@@ -75,6 +77,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       path: (env['BULKHEAD_PLUGIN_PATH'] ?? '').split(':').filter((entry) => entry !== '').map((entry) => path.resolve(cwd, entry)),
       workers: integer('BULKHEAD_WORKERS', env['BULKHEAD_WORKERS'], 1, 256, availableParallelism()),
       instancesPerWorker: integer('BULKHEAD_INSTANCES_PER_WORKER', env['BULKHEAD_INSTANCES_PER_WORKER'], 1, 100_000, executorDefaults.maxInstancesPerWorker),
+      queuePerWorker: integer('BULKHEAD_QUEUE_PER_WORKER', env['BULKHEAD_QUEUE_PER_WORKER'], 1, 1_000_000, executorDefaults.maxQueuePerWorker),
       caps: Object.freeze({
         timeoutMs: integer('BULKHEAD_LIMIT_TIMEOUT_MS', env['BULKHEAD_LIMIT_TIMEOUT_MS'], 10, 60_000, defaultCaps.timeoutMs),
         memoryMiB: integer('BULKHEAD_LIMIT_MEMORY_MIB', env['BULKHEAD_LIMIT_MEMORY_MIB'], 1, 4096, defaultCaps.memoryMiB),

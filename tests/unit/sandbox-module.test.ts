@@ -1,0 +1,168 @@
+// Load-time checks on plugin modules and the dispatcher's gate, on modules built from WAT here.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import wabtInit from 'wabt';
+import { CallerTokens } from '../../host/core/caller-token.js';
+import { BulkheadError, type ErrorCode } from '../../host/core/errors.js';
+import { Dispatcher, type CallerContext } from '../../host/dispatch/dispatcher.js';
+import { shardOf, type Executor } from '../../host/executor/executor.js';
+import { parseManifest, type Permission } from '../../host/manifest/manifest.js';
+import { preparePlugin } from '../../host/plugins/catalog.js';
+import { sha256 } from '../../host/plugins/plugin-folder.js';
+import { defaultCaps } from '../../host/sandbox/limits.js';
+import { checkImports, limitMemory } from '../../host/sandbox/wasm-module.js';
+import { consoleUser } from '../helpers/fixtures.js';
+
+const wabt = await wabtInit();
+function wat(source: string): Uint8Array {
+  const module = wabt.parseWat('test.wat', source, {});
+  try {
+    return new Uint8Array(module.toBinary({}).buffer);
+  } finally {
+    module.destroy();
+  }
+}
+
+function codeOf(fn: () => unknown): ErrorCode | undefined {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof BulkheadError) return error.code;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('memory limit, written into the module', () => {
+  test('a memory without a maximum gets the limit: growing past it fails', () => {
+    const bytes = limitMemory('t', wat('(module (memory (export "memory") 1))'), 4);
+    const memory = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports['memory'] as WebAssembly.Memory;
+    assert.equal(memory.grow(3), 1);
+    assert.throws(() => memory.grow(1), RangeError);
+  });
+
+  test('a smaller declared maximum is kept; a larger one is lowered to the limit', () => {
+    const small = limitMemory('t', wat('(module (memory (export "memory") 1 2))'), 16);
+    const a = new WebAssembly.Instance(new WebAssembly.Module(small)).exports['memory'] as WebAssembly.Memory;
+    assert.equal(a.grow(1), 1);
+    assert.throws(() => a.grow(1), RangeError);
+    const large = limitMemory('t', wat('(module (memory (export "memory") 1 65536))'), 3);
+    const b = new WebAssembly.Instance(new WebAssembly.Module(large)).exports['memory'] as WebAssembly.Memory;
+    assert.equal(b.grow(2), 1);
+    assert.throws(() => b.grow(1), RangeError);
+  });
+
+  test('a module that starts above its limit is refused; broken bytes are refused', () => {
+    assert.equal(codeOf(() => limitMemory('t', wat('(module (memory 20))'), 16)), 'BH_PLUGIN_MEMORY_TOO_LARGE');
+    assert.equal(codeOf(() => limitMemory('t', new Uint8Array([1, 2, 3]), 16)), 'BH_PLUGIN_INVALID_MODULE');
+    const truncated = wat('(module (memory 1) (func (export "f")))').subarray(0, 12);
+    assert.equal(codeOf(() => limitMemory('t', truncated, 16)), 'BH_PLUGIN_INVALID_MODULE');
+  });
+
+  test('everything but the memory section is left as it was', () => {
+    const source = wat('(module (memory (export "memory") 1) (data (i32.const 0) "hello") (func (export "f") (result i32) (i32.load8_u (i32.const 1))))');
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(limitMemory('t', source, 8)));
+    assert.equal((instance.exports['f'] as () => number)(), 'e'.charCodeAt(0));
+  });
+});
+
+describe('imports: default deny', () => {
+  const cases: { imports: string; grants: Permission[]; refused: boolean; mentions?: RegExp }[] = [
+    { imports: '(import "extism:host/env" "alloc" (func (param i64) (result i64)))', grants: [], refused: false },
+    { imports: '(import "extism:host/user" "block_read" (func (param i64 i32) (result i32)))', grants: [], refused: false },
+    { imports: '(import "extism:host/user" "query" (func (param i64) (result i64)))', grants: ['query'], refused: false },
+    { imports: '(import "extism:host/user" "query" (func (param i64) (result i64)))', grants: ['reply'], refused: true, mentions: /add "query" to permissions/ },
+    { imports: '(import "extism:host/env" "http_request" (func (param i64 i64) (result i64)))', grants: ['query', 'reply'], refused: true, mentions: /no network/ },
+    { imports: '(import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32)))', grants: [], refused: true, mentions: /WASI/ },
+    { imports: '(import "env" "abort" (func (param i32 i32 i32 i32)))', grants: [], refused: true, mentions: /"env" "abort"/ },
+    { imports: '(import "extism:host/env" "memory" (memory 1))', grants: [], refused: true, mentions: /functions only/ },
+    { imports: '(import "extism:host/user" "master_key" (func (result i64)))', grants: ['query'], refused: true, mentions: /not a Bulkhead host function/ },
+  ];
+  for (const c of cases) {
+    test(`${c.imports.slice(8, 60)} with grants [${c.grants.join(', ')}]: ${c.refused ? 'refused' : 'allowed'}`, () => {
+      const module = new WebAssembly.Module(wat(`(module ${c.imports})`));
+      if (!c.refused) {
+        checkImports('t', module, c.grants);
+        return;
+      }
+      assert.throws(
+        () => checkImports('t', module, c.grants),
+        (error: unknown) => error instanceof BulkheadError && error.code === 'BH_PLUGIN_IMPORT_REFUSED' && (c.mentions?.test(error.message) ?? true),
+      );
+    });
+  }
+
+  test('an import name is shown printable and bounded, whatever bytes the module holds', () => {
+    const module = new WebAssembly.Module(wat(`(module (import "\\07evil\\0a" "${'x'.repeat(500)}" (func)))`));
+    assert.throws(
+      () => checkImports('t', module, []),
+      (error: unknown) => error instanceof BulkheadError && !/[\x00-\x1f]/.test(error.message) && error.message.length < 600,
+    );
+  });
+});
+
+describe('dispatcher gate', () => {
+  const manifest = parseManifest(
+    {
+      manifestVersion: 1,
+      name: 'gate',
+      version: '1.0.0',
+      description: 'gate test',
+      capabilities: [
+        { name: 'peek', description: 'dashboard allowed', dashboard: true, params: { type: 'object', properties: { n: { type: 'integer', maximum: 3 } }, additionalProperties: false } },
+        { name: 'chat-only', export: 'chat_only', description: 'not on the dashboard' },
+        { name: 'admin:purge', description: 'admin only', dashboard: true },
+      ],
+    },
+    'test',
+  );
+  const wasm = wat('(module (memory (export "memory") 1) (func (export "peek") (result i32) i32.const 0) (func (export "chat_only") (result i32) i32.const 0) (func (export "admin_purge") (result i32) i32.const 0))');
+  const plugin = preparePlugin({ folder: '/x', manifest, wasm, manifestSha256: '', wasmSha256: sha256(wasm) }, true, defaultCaps);
+  const dispatcher = new Dispatcher({
+    plugins: new Map([['gate', plugin]]),
+    executor: {} as Executor,
+    tokens: new CallerTokens({ current: { kid: 'k', key: Buffer.alloc(32, 1) } }),
+  });
+  const dashboardUser: CallerContext = { ...consoleUser('d'), front: 'dashboard' };
+  const resolveCode = (caller: CallerContext, capability: string, params: unknown = {}) =>
+    codeOf(() => dispatcher.resolve(caller, 'gate', capability, params));
+
+  test('admin: capabilities need the admin flag', () => {
+    assert.equal(resolveCode(consoleUser('a'), 'admin:purge'), 'BH_CAPABILITY_FORBIDDEN');
+    assert.equal(resolveCode({ ...consoleUser('a'), admin: true }, 'admin:purge'), undefined);
+  });
+
+  test('the dashboard reaches only capabilities marked "dashboard": true', () => {
+    assert.equal(resolveCode(dashboardUser, 'chat-only'), 'BH_CAPABILITY_FORBIDDEN');
+    assert.equal(resolveCode(dashboardUser, 'peek'), undefined);
+    assert.equal(resolveCode(consoleUser('a'), 'chat-only'), undefined);
+    assert.deepEqual(dispatcher.catalog(dashboardUser).map((c) => c.spec.name), ['peek']);
+  });
+
+  test('params: not an object, extra keys, out of range, and none for a capability without params', () => {
+    for (const params of [[], 'x', 5, null, { n: 4 }, { n: 1, m: 2 }]) assert.equal(resolveCode(consoleUser('a'), 'peek', params), 'BH_PARAMS_INVALID');
+    assert.equal(resolveCode(consoleUser('a'), 'chat-only', { any: 1 }), 'BH_PARAMS_INVALID');
+    assert.equal(resolveCode(consoleUser('a'), 'peek', undefined), undefined);
+  });
+
+  test('an error about a made-up key does not echo the key', () => {
+    try {
+      dispatcher.resolve(consoleUser('a'), 'gate', 'peek', { n: 'secret-key-name' });
+      assert.fail('expected a refusal');
+    } catch (error) {
+      assert.ok(error instanceof BulkheadError);
+      assert.match(error.message, /params\/n must be integer/);
+      assert.doesNotMatch(error.message, /secret/);
+    }
+  });
+});
+
+test('a user always maps to the same worker, and users spread over the workers', () => {
+  const counts = [0, 0, 0, 0];
+  for (let i = 0; i < 4000; i++) {
+    const shard = shardOf(`slack:T1:U${i}`, 4);
+    assert.equal(shard, shardOf(`slack:T1:U${i}`, 4));
+    counts[shard] = (counts[shard] as number) + 1;
+  }
+  for (const count of counts) assert.ok(count > 800 && count < 1200, `uneven spread: ${counts.join(', ')}`);
+});
