@@ -9,9 +9,9 @@ import type { PluginManifest } from './manifest/manifest.js';
 import { Store } from './store/store.js';
 import { fromRoot } from './core/paths.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { Executor } from './executor/executor.js';
+import { Executor, type ExecutorOptions } from './executor/executor.js';
 import { Approvals } from './plugins/approvals.js';
-import { loadCatalog, type Catalog } from './plugins/catalog.js';
+import { loadCatalog, type Catalog, type LoadedPlugin } from './plugins/catalog.js';
 
 /** The parts of a running host below the fronts. */
 export interface HostCore {
@@ -114,22 +114,12 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     rootKeys.signing.fill(0);
   }
   const loaded = [...catalog.plugins.values()];
-  const tokenKey = core.keys.tokenKey();
   const executor = new Executor({
     workers: config.plugins.workers,
     maxInstancesPerWorker: config.plugins.instancesPerWorker,
     maxQueuePerWorker: config.plugins.queuePerWorker,
     memoryCeilingMiB: config.plugins.caps.memoryMiB,
-    setup: {
-      dataDir: config.dataDir,
-      store: config.store,
-      keyringKey: ownCopy(core.keys.keyringKey()),
-      tokenKey: { kid: tokenKey.kid, key: ownCopy(tokenKey.key) },
-      plugins: loaded.map((plugin) => {
-        const key = core.keys.pluginKey(plugin.manifest.name);
-        return { manifest: plugin.manifest, module: plugin.module, limits: plugin.limits, key: { fileRoot: ownCopy(key.fileRoot), names: ownCopy(key.names) } };
-      }),
-    },
+    setup: workerSetup(core.keys, config, loaded),
   });
   const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
   return {
@@ -142,6 +132,24 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
       await executor.close();
       core.close();
     },
+  };
+}
+
+/**
+ * What every executor worker starts with: derived keys only (the keyring key, the caller-token
+ * key, one key per plugin), never the master or signing root keys.
+ */
+export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'dataDir' | 'store'>, plugins: readonly LoadedPlugin[]): ExecutorOptions['setup'] {
+  const tokenKey = keys.tokenKey();
+  return {
+    dataDir: config.dataDir,
+    store: config.store,
+    keyringKey: ownCopy(keys.keyringKey()),
+    tokenKey: { kid: tokenKey.kid, key: ownCopy(tokenKey.key) },
+    plugins: plugins.map((plugin) => {
+      const key = keys.pluginKey(plugin.manifest.name);
+      return { manifest: plugin.manifest, module: plugin.module, limits: plugin.limits, key: { fileRoot: ownCopy(key.fileRoot), names: ownCopy(key.names) } };
+    }),
   };
 }
 

@@ -231,7 +231,7 @@ async function start(io: CliIo): Promise<number> {
   });
   io.out(`Bulkhead ${version()} is running (${config.production ? 'production' : 'development'} mode).`);
   io.out(`  data directory: ${config.dataDir}`);
-  io.out(`  store: one ${config.store.cipher}-encrypted SQLite file per user per plugin, up to ${config.store.maxOpenFiles} open`);
+  io.out(`  store: one ${config.store.cipher}-encrypted SQLite file per user per plugin, up to ${config.store.maxOpenFiles} open per worker`);
   io.out(`  executor: ${host.executor.workers} worker thread(s), up to ${config.plugins.instancesPerWorker} plugin instances each`);
   if (host.catalog.plugins.size === 0) io.out('  plugins: none (run `npm run build` to build the built-ins)');
   for (const plugin of host.catalog.plugins.values()) {

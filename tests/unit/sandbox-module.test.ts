@@ -1,5 +1,6 @@
 // Load-time checks on plugin modules and the dispatcher's gate, on modules built from WAT here.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import wabtInit from 'wabt';
 import { CallerTokens } from '../../host/core/caller-token.js';
@@ -11,6 +12,8 @@ import { preparePlugin } from '../../host/plugins/catalog.js';
 import { sha256 } from '../../host/plugins/plugin-folder.js';
 import { defaultCaps } from '../../host/sandbox/limits.js';
 import { checkImports, limitMemory } from '../../host/sandbox/wasm-module.js';
+import { KeyService } from '../../host/keys/key-service.js';
+import { workerSetup } from '../../host/host.js';
 import { consoleUser } from '../helpers/fixtures.js';
 
 const wabt = await wabtInit();
@@ -165,4 +168,26 @@ test('a user always maps to the same worker, and users spread over the workers',
     counts[shard] = (counts[shard] as number) + 1;
   }
   for (const count of counts) assert.ok(count > 800 && count < 1200, `uneven spread: ${counts.join(', ')}`);
+});
+
+test('workers are started with derived keys only: no byte run of the master or signing key reaches them', () => {
+  const master = randomBytes(32);
+  const signing = randomBytes(32);
+  const keys = new KeyService({ master, signing });
+  const wasm = wat('(module (memory (export "memory") 1))');
+  const manifest = parseManifest({ manifestVersion: 1, name: 'keyed', version: '1.0.0', description: 'k' }, 'test');
+  const plugin = preparePlugin({ folder: '/x', manifest, wasm, manifestSha256: '', wasmSha256: '' }, true, defaultCaps);
+  const setup = workerSetup(keys, { dataDir: '/d', store: { cipher: 'aegis', maxOpenFiles: 1, pageCacheKiB: 64 } }, [plugin]);
+  // Everything a worker receives, as bytes: each key, each buffer behind a key (a view shares its
+  // whole buffer when posted), and the rest as JSON.
+  const views = [setup.keyringKey, setup.tokenKey.key, ...setup.plugins.flatMap((p) => [p.key.fileRoot, p.key.names])];
+  const blobs = [...views.map((v) => Buffer.from(v.buffer)), Buffer.from(JSON.stringify({ ...setup, plugins: setup.plugins.map((p) => p.manifest) }))];
+  for (const blob of blobs) {
+    for (const root of [master, signing]) {
+      for (const encoding of ['hex', 'base64', 'base64url'] as const) assert.equal(blob.includes(root.toString(encoding)), false);
+      // Any 8-byte run of a root key would be a leak.
+      for (let i = 0; i + 8 <= root.length; i++) assert.equal(blob.includes(root.subarray(i, i + 8)), false);
+    }
+  }
+  for (const view of views) assert.equal(view.byteLength, view.buffer.byteLength, 'each key has a buffer of its own');
 });
