@@ -99,7 +99,7 @@ describe('imports: default deny', () => {
     const module = new WebAssembly.Module(wat(`(module (import "\\07evil\\0a" "${'x'.repeat(500)}" (func)))`));
     assert.throws(
       () => checkImports('t', module, []),
-      (error: unknown) => error instanceof BulkheadError && !/[\x00-\x1f]/.test(error.message) && error.message.length < 600,
+      (error: unknown) => error instanceof BulkheadError && [...error.message].every((c) => c >= " ") && error.message.length < 600,
     );
   });
 });
