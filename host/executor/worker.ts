@@ -56,6 +56,8 @@ interface CallState {
   /** Bytes in blocks the guest allocated and has not freed during this call. */
   liveBytes: bigint;
   readonly blocks: Map<bigint, bigint>;
+  /** The text the plugin last passed to error_set during this call. */
+  errorText?: string;
 }
 
 /** A plugin broke the contract of a host function; the call is stopped. */
@@ -211,9 +213,18 @@ function hostFunctionsFor(manifest: PluginManifest): Record<string, HostFunction
  * until the call ends), so sizes are checked here first: live guest blocks stay within the
  * plugin's memory limit. Extism links these over its own kernel functions.
  */
-function kernelGuards(limits: PluginLimits): Record<string, (context: CallContext, size: bigint) => bigint> {
+function kernelGuards(limits: PluginLimits): Record<string, HostFunction> {
   const limitBytes = BigInt(limits.memoryMiB * 1048576);
   return {
+    // Kept for the caller: a trap right after error_set (AssemblyScript's abort does exactly
+    // that) would otherwise lose the plugin's own explanation.
+    error_set(context: CallContext, handle: bigint): number {
+      const text = plainText(ownBlock(context, handle, 'error_set').bytes());
+      const state = context.hostContext<CallState | null>();
+      if (state) state.errorText = text;
+      context.setError(text);
+      return 0;
+    },
     alloc(context: CallContext, size: bigint): bigint {
       if (typeof size !== 'bigint' || size < 0n || size > limitBytes) return 0n;
       const state = context.hostContext<CallState | null>();
@@ -361,6 +372,11 @@ function readRequest(context: CallContext, handle: bigint, name: string): unknow
   }
 }
 
+/** Plugin text for an error: invalid UTF-8 is replaced, not refused (it is only ever shown). */
+function plainText(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes.subarray(0, 4 * maxDetailChars));
+}
+
 function decodeResult(bytes: Uint8Array, state: CallState): unknown {
   const where = { plugin: state.plugin, capability: state.capability };
   if (bytes.byteLength === 0) return null;
@@ -382,10 +398,11 @@ function classifyFailure(error: unknown, instance: Instance, state: CallState): 
   if (error instanceof BulkheadError) return error;
   if (error instanceof ContractBreach) return new BulkheadError('BH_PLUGIN_CONTRACT', { ...where, problem: error.message });
   if (error instanceof WebAssembly.RuntimeError || (error instanceof RangeError && /call stack/i.test(error.message))) {
-    if (nearMemoryLimit(instance, state.limits)) {
-      return new BulkheadError('BH_PLUGIN_MEMORY_LIMIT', { ...where, limitMiB: state.limits.memoryMiB });
+    const said = state.errorText === undefined ? undefined : cleanDetail(state.errorText);
+    if (nearMemoryLimit(instance, state.limits) || /out of memory/i.test(said ?? '')) {
+      return new BulkheadError('BH_PLUGIN_MEMORY_LIMIT', { ...where, limitMiB: state.limits.memoryMiB }, said);
     }
-    return new BulkheadError('BH_PLUGIN_TRAPPED', { ...where, trap: trapName(error as Error) });
+    return new BulkheadError('BH_PLUGIN_TRAPPED', { ...where, trap: trapName(error as Error) }, said);
   }
   if (error instanceof Error && error.message.startsWith(pluginErrorPrefix)) {
     return new BulkheadError('BH_PLUGIN_ERROR', where, cleanDetail(error.message.slice(pluginErrorPrefix.length)));

@@ -252,3 +252,21 @@ describe('host functions under abuse (raw fixture)', () => {
     assert.deepEqual((await call('alice', 'outfmt', 'not_object')).result, [1, 2, 3]);
   });
 });
+
+describe('AssemblyScript plugins that fail (echo fixture, built with the PDK)', () => {
+  test("an abort keeps the plugin's own message as detail: BH_PLUGIN_TRAPPED", async () => {
+    const error = await rejection(call('alice', 'echo', 'crash'));
+    assert.equal(error.code, 'BH_PLUGIN_TRAPPED');
+    assert.match(error.detail ?? '', /boom: the plugin crashed on purpose/);
+    assert.doesNotMatch(error.message, /boom/);
+    assert.deepEqual((await call('alice', 'echo', 'echo', { text: 'after the crash' })).replies, ['after the crash']);
+  });
+
+  test('a runtime that cannot grow its heap past the limit gives BH_PLUGIN_MEMORY_LIMIT', async () => {
+    const error = await rejection(call('alice', 'echo', 'hog'));
+    assert.equal(error.code, 'BH_PLUGIN_MEMORY_LIMIT');
+    assert.match(error.message, /8 MiB/);
+    assert.deepEqual((await call('alice', 'echo', 'echo', { text: 'after the hog' })).replies, ['after the hog']);
+    await assertStillServes();
+  });
+});
