@@ -31,11 +31,57 @@ const envImportHints = new Map([
 ]);
 
 /**
- * AssemblyScript flags. Optimized for speed; the incremental runtime because an instance serves
- * many calls and must collect its garbage; memory stays exported (Extism needs `memory`); abort
+ * AssemblyScript flags. Optimized for speed; memory stays exported (Extism needs `memory`); abort
  * goes to the PDK's bulkheadAbort (pdk/assembly/abort.ts) instead of an env.abort import.
+ *
+ * The runtime is `minimal`: the same allocator as `incremental`, with a collector that runs only
+ * when called, and none of the incremental one's costs on every call and field store (a shadow
+ * stack of references, write barriers, collection steps while allocating), which made plugin code
+ * about twice as slow. It may only collect when no reference lives on the wasm stack, which is
+ * exactly when an export has returned: `CollectAfterEachCall` makes every export do that, so an
+ * instance that serves calls for days keeps only what its globals reach. `--exportRuntime` keeps
+ * `__collect` in the module for it; the transform removes the runtime's exports again.
  */
-const ascFlags = ['--optimizeLevel', '3', '--shrinkLevel', '0', '--runtime', 'incremental', '--use', 'abort=bulkheadAbort'];
+const ascFlags = [
+  '--optimizeLevel', '3', '--shrinkLevel', '0', '--runtime', 'minimal', '--exportRuntime', '--use', 'abort=bulkheadAbort',
+];
+
+/** What `--exportRuntime` exports; none of it is for the host. */
+const runtimeExports = ['__new', '__pin', '__unpin', '__collect', '__rtti_base'];
+
+/**
+ * An AssemblyScript transform (run after compiling, before optimizing; asc gives the class its
+ * `binaryen`): every exported function (a capability is `() -> i32`, but any export the host
+ * might call counts) is re-exported as a wrapper that calls it, then `__collect`s, then returns
+ * its result. A call from inside the module still reaches the function itself, so collection never
+ * runs while a caller's references are live on the stack.
+ */
+class CollectAfterEachCall {
+  afterCompile(module) {
+    const binaryen = this.binaryen;
+    const exports = [];
+    for (let i = 0; i < module.getNumExports(); i++) exports.push(binaryen.getExportInfo(module.getExportByIndex(i)));
+    const collect = exports.find((entry) => entry.name === '__collect' && entry.kind === binaryen.ExternalFunction);
+    if (!collect) throw new Error('the runtime does not export __collect (build with --runtime minimal --exportRuntime)');
+    for (const entry of exports) {
+      if (entry.kind !== binaryen.ExternalFunction || runtimeExports.includes(entry.name)) continue;
+      const { params, results } = binaryen.getFunctionInfo(module.getFunction(entry.value));
+      const args = binaryen.expandType(params).map((type, i) => module.local.get(i, type));
+      const call = module.call(entry.value, args, results);
+      const collected = module.call(collect.value, [], binaryen.none);
+      const result = args.length; // the local after the parameters
+      const body =
+        results === binaryen.none
+          ? module.block(null, [call, collected], binaryen.none)
+          : module.block(null, [module.local.set(result, call), collected, module.local.get(result, results)], results);
+      const wrapper = `bulkhead:collect-after:${entry.name}`;
+      module.addFunction(wrapper, params, results, results === binaryen.none ? [] : [results], body);
+      module.removeExport(entry.name);
+      module.addFunctionExport(wrapper, entry.name);
+    }
+    for (const name of runtimeExports) if (module.getExport(name)) module.removeExport(name);
+  }
+}
 
 /** WebAssembly features accepted in .wat sources. */
 const watFeatures = {
@@ -122,6 +168,7 @@ async function compileAssemblyScript(entry, name) {
     {
       stdout,
       stderr,
+      transforms: [CollectAfterEachCall],
       writeFile: (file, contents) => {
         if (file.endsWith('plugin.wasm')) wasm = contents;
       },

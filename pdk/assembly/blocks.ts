@@ -1,55 +1,54 @@
-// Copies bytes between the Extism kernel's blocks and this module's linear memory: eight bytes
-// per host call while at least eight remain, then one at a time.
-import {
-  alloc, free, input_length, input_load_u64, input_load_u8, length, load_u64, load_u8, store_u64, store_u8,
-} from "./env";
+// Moves bytes between the Extism kernel's blocks and this module's linear memory, one host call
+// per block (block_read, block_write) instead of one per eight bytes.
+//
+// Two buffers are reused from call to call: `inbox` receives the input (parsed before anything
+// else is read), `outbox` holds what is being written (each request is handed over with
+// block_write as soon as it is complete). A host answer gets a buffer of its own: the records in
+// it are read lazily, after later blocks have come and gone.
+import { block_read, block_write, free, input_length, input_offset, length } from "./env";
+import { Utf8Buffer } from "./utf8";
 
-/** The call's input, as bytes. */
-export function readInput(): ArrayBuffer {
-  const size = input_length();
-  const bytes = new ArrayBuffer(<i32>size);
-  const base = changetype<usize>(bytes);
-  let i: i64 = 0;
-  for (; i + 8 <= size; i += 8) store<u64>(base + <usize>i, input_load_u64(i));
-  for (; i < size; i++) store<u8>(base + <usize>i, <u8>input_load_u8(i));
-  return bytes;
+const inbox = new Utf8Buffer();
+const outbox = new Utf8Buffer();
+
+/** The call's input, in the inbox (valid until the next read). */
+export function readInput(): Utf8Buffer {
+  const size = <i32>input_length();
+  inbox.reset();
+  if (size > 0) {
+    inbox.reserve(size);
+    block_read(input_offset(), inbox.ptr);
+    inbox.length = size;
+  }
+  return inbox;
 }
 
-/** The bytes of the block at `handle`. */
-export function readBlock(handle: i64): ArrayBuffer {
-  const size = length(handle);
-  const bytes = new ArrayBuffer(<i32>size);
-  const base = changetype<usize>(bytes);
-  let i: i64 = 0;
-  for (; i + 8 <= size; i += 8) store<u64>(base + <usize>i, load_u64(handle + i));
-  for (; i < size; i++) store<u8>(base + <usize>i, <u8>load_u8(handle + i));
-  return bytes;
-}
-
-/** A new block holding `bytes`; returns its handle, or 0 if the kernel refused the allocation. */
-export function writeBlock(bytes: ArrayBuffer): i64 {
-  const size = <i64>bytes.byteLength;
-  const handle = alloc(size);
-  if (handle == 0) return 0;
-  const base = changetype<usize>(bytes);
-  let i: i64 = 0;
-  for (; i + 8 <= size; i += 8) store_u64(handle + i, load<u64>(base + <usize>i));
-  for (; i < size; i++) store_u8(handle + i, load<u8>(base + <usize>i));
-  return handle;
-}
-
-/**
- * A new block holding `text` as UTF-8. The block is sized by the UTF-8 byte length, not by the
- * string's length in UTF-16 units. An unpaired surrogate becomes U+FFFD, so the block is always
- * valid UTF-8.
- */
-export function writeText(text: string): i64 {
-  return writeBlock(String.UTF8.encode(text, false, String.UTF8.ErrorMode.REPLACE));
-}
-
-/** The block at `handle` decoded as UTF-8, then freed. */
-export function takeText(handle: i64): string {
-  const text = String.UTF8.decode(readBlock(handle));
+/** The bytes of the block at `handle` (a host answer) in a buffer of their own; the block is freed. */
+export function takeBlock(handle: i64): ArrayBuffer {
+  const bytes = new ArrayBuffer(<i32>length(handle));
+  if (bytes.byteLength > 0) block_read(handle, changetype<usize>(bytes));
   free(handle);
-  return text;
+  return bytes;
+}
+
+/** The outbox, emptied, for writing a block. */
+export function startBlock(): Utf8Buffer {
+  outbox.reset();
+  return outbox;
+}
+
+/** A new block holding what was written to the outbox; its handle, or 0 if the kernel refused it. */
+export function finishBlock(): i64 {
+  return block_write(outbox.ptr, outbox.length);
+}
+
+/** A new block holding `size` bytes of linear memory at `ptr`; its handle, or 0 if the kernel refused it. */
+export function writeBytes(ptr: usize, size: i32): i64 {
+  return block_write(ptr, size);
+}
+
+/** A new block holding `text` as UTF-8 (an unpaired surrogate becomes U+FFFD); its handle, or 0 if refused. */
+export function writeText(text: string): i64 {
+  startBlock().utf8(text);
+  return finishBlock();
 }

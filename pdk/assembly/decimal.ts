@@ -20,12 +20,13 @@ const EXACT_POWERS: StaticArray<f64> = [
 const scratch = new Uint8Array(MAX_DIGITS + 1);
 
 /**
- * The double nearest to the JSON number in `text` from `start` to `end` (the caller has checked
- * the grammar: `-? digits (. digits)? ([eE] [+-]? digits)?`).
+ * The double nearest to the JSON number in units `start` to `end` of the text at `base`: UTF-16
+ * units (T = u16) or UTF-8 bytes (T = u8). The caller has checked the grammar:
+ * `-? digits (. digits)? ([eE] [+-]? digits)?`.
  */
-export function parseDecimal(text: string, start: i32, end: i32): f64 {
+export function parseDecimal<T>(base: usize, start: i32, end: i32): f64 {
   let i = start;
-  const negative = text.charCodeAt(i) == 0x2d;
+  const negative = unitAt<T>(base, i) == 0x2d;
   if (negative) i++;
 
   // value = digits × 10^exponent, digits without leading zeros
@@ -35,7 +36,7 @@ export function parseDecimal(text: string, start: i32, end: i32): f64 {
   let afterPoint = false;
   let sticky = false;
   for (; i < end; i++) {
-    const c = text.charCodeAt(i);
+    const c = unitAt<T>(base, i);
     if (c == 0x2e) {
       afterPoint = true;
       continue;
@@ -57,13 +58,13 @@ export function parseDecimal(text: string, start: i32, end: i32): f64 {
   if (i < end) {
     i++; // e
     let expNegative = false;
-    const sign = text.charCodeAt(i);
+    const sign = unitAt<T>(base, i);
     if (sign == 0x2b || sign == 0x2d) {
       expNegative = sign == 0x2d;
       i++;
     }
     let written = 0;
-    for (; i < end; i++) written = min(written * 10 + (text.charCodeAt(i) - 0x30), MAX_EXPONENT);
+    for (; i < end; i++) written = min(written * 10 + (unitAt<T>(base, i) - 0x30), MAX_EXPONENT);
     exponent += expNegative ? -written : written;
   }
   if (sticky) {
@@ -77,6 +78,12 @@ export function parseDecimal(text: string, start: i32, end: i32): f64 {
 
   const magnitude = positiveDecimal(digits, count, exponent);
   return negative ? -magnitude : magnitude;
+}
+
+// @ts-ignore: decorator
+@inline
+function unitAt<T>(base: usize, i: i32): i32 {
+  return <i32>load<T>(base + (<usize>i << alignof<T>()));
 }
 
 function positiveDecimal(digits: Uint8Array, count: i32, exponent: i32): f64 {

@@ -8,6 +8,10 @@
 
 // ---- extism:host/env: the Extism kernel --------------------------------------------------------
 
+/** Handle of the kernel block holding this call's input (read it whole with `block_read`). */
+@external("extism:host/env", "input_offset")
+export declare function input_offset(): i64;
+
 /** Byte length of this call's input (the params JSON). */
 @external("extism:host/env", "input_length")
 export declare function input_length(): i64;
@@ -51,6 +55,19 @@ export declare function output_set(handle: i64, length: i64): void;
 /** Makes the block at `handle` (a UTF-8 message) this call's error: the call fails. */
 @external("extism:host/env", "error_set")
 export declare function error_set(handle: i64): void;
+
+// ---- extism:host/user: Bulkhead's block copies, linked for every plugin --------------------------
+
+/**
+ * Copies the whole block at `handle` (`length(handle)` bytes) into linear memory at `dest`;
+ * returns 0. A destination range outside linear memory stops the call (BH_PLUGIN_CONTRACT).
+ */
+@external("extism:host/user", "block_read")
+export declare function block_read(handle: i64, dest: usize): i32;
+
+/** A new block holding linear memory [src, src + len); returns its handle, 0 when the memory limit refuses it. */
+@external("extism:host/user", "block_write")
+export declare function block_write(src: usize, len: i32): i64;
 
 // ---- extism:host/user: Bulkhead's host functions, one per permission ---------------------------
 

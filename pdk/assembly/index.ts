@@ -15,10 +15,13 @@
 // }
 import "./abort";
 import { error_set, free, host_reply, output_set } from "./env";
-import { readInput, writeBlock, writeText } from "./blocks";
-import { Json } from "./json";
+import { finishBlock, readInput, startBlock, writeBytes, writeText } from "./blocks";
+import { Json, parseJsonBytes, writeJson } from "./json";
 import { HostResult, allocationRefused, readAnswer } from "./result";
+import { JsonWriter } from "./writer";
 
+export { JsonWriter } from "./writer";
+export { TextBuilder } from "./text";
 export { Json, JsonKind, JsonParseResult, parseJson, JSON_MAX_DEPTH } from "./json";
 export { HostResult, PDK_ALLOC_REFUSED, PDK_BAD_RESPONSE } from "./result";
 export { StoreResult, FindOptions, query, insert, find, update, remove, count, escapeLike } from "./store";
@@ -30,18 +33,33 @@ export { StoreResult, FindOptions, query, insert, find, update, remove, count, e
  */
 export function params(): Json | null {
   const bytes = readInput();
-  if (bytes.byteLength == 0) return Json.object();
-  const value = Json.parse(String.UTF8.decode(bytes));
+  if (bytes.length == 0) return Json.object();
+  const value = parseJsonBytes(bytes.ptr, bytes.length);
   return value != null && value.isObject ? value : null;
 }
 
 /** Sets `result` as the call's output (UTF-8 JSON) and returns 0, for `return succeed(...)`. */
 export function succeed(result: Json): i32 {
   // Json text never holds an unpaired surrogate (they are escaped), so this is valid UTF-8.
-  const bytes = String.UTF8.encode(result.toString());
-  const handle = writeBlock(bytes);
+  const out = startBlock();
+  writeJson(out, result);
+  const size = out.length;
+  const handle = finishBlock();
   if (handle == 0) return fail("The result could not be handed to the host: the kernel refused to allocate its block (memory limit reached).");
-  output_set(handle, bytes.byteLength);
+  output_set(handle, size);
+  return 0;
+}
+
+/**
+ * Sets the JSON text in `writer` as the call's output and returns 0, for
+ * `return succeedWith(writer)`: the same as `succeed`, for results written with a JsonWriter.
+ */
+export function succeedWith(writer: JsonWriter): i32 {
+  if (!writer.complete) return fail("The result is not finished JSON: write a value, and end every beginObject and beginArray, before succeedWith.");
+  const bytes = writer.bytes;
+  const handle = writeBytes(bytes.ptr, bytes.length);
+  if (handle == 0) return fail("The result could not be handed to the host: the kernel refused to allocate its block (memory limit reached).");
+  output_set(handle, bytes.length);
   return 0;
 }
 
@@ -62,7 +80,11 @@ export function fail(message: string): i32 {
  */
 export function reply(text: string): HostResult {
   const result = new HostResult();
-  const handle = writeText(Json.object().setString("text", text).toString());
+  const out = startBlock();
+  out.ascii('{"text":');
+  out.jsonString(text);
+  out.byte(0x7d); // }
+  const handle = finishBlock();
   if (handle == 0) {
     allocationRefused(result);
     return result;

@@ -3,7 +3,16 @@
 // Objects keep their keys in insertion order. Numbers are f64; an integral number within ±2^53 is
 // written without a fraction or exponent, so a timestamp in milliseconds round-trips exactly.
 // Parsing never traps: it returns an error with the offset where the text stopped being JSON.
-import { parseDecimal } from "./decimal";
+//
+// Speed matters here: every call parses its params and each host answer, and serializes its
+// requests and result. So an object is two arrays (keys and values) searched in order, not a
+// Map (hashing costs more than comparing a handful of short keys; a Map index is added only for
+// large objects); the objects in a host answer stay text until they are read (parse.ts); null,
+// true and false are shared; and serializing writes UTF-8 bytes straight into a buffer.
+import { LAZY_UNDECIDED, lazyBool, lazyBuild, lazyFind, lazyNumber, lazyString, parseJson } from "./parse";
+import { Utf8Buffer } from "./utf8";
+
+export { JsonParseResult, parseJson, parseJsonBytes } from "./parse";
 
 /**
  * How deeply arrays and objects may nest, when parsing and when serializing. What can be built can
@@ -11,8 +20,10 @@ import { parseDecimal } from "./decimal";
  */
 export const JSON_MAX_DEPTH: i32 = 64;
 
-/** 2^53: beyond it not every integer is a distinct f64. */
-const MAX_EXACT_INTEGER: f64 = 9007199254740992.0;
+/** Objects with more keys than this get a Map from key to position, so lookups stay fast. */
+const INDEX_FROM: i32 = 12;
+/** Room for keys when an object is created. */
+const INITIAL_KEYS: i32 = 8;
 
 export enum JsonKind {
   Null,
@@ -37,17 +48,33 @@ export class Json {
   private flag: bool = false;
   private num: f64 = 0;
   private str: string = "";
+  /** An array's items. */
   private list: Array<Json> | null = null;
-  private fields: Map<string, Json> | null = null;
+  /** An object's keys and values: the first `count` slots, in insertion order. */
+  private names: StaticArray<string> | null = null;
+  private values: StaticArray<Json> | null = null;
+  private count: i32 = 0;
+  /** Key to position, for objects with more than INDEX_FROM keys; dropped when a key is removed. */
+  private index: Map<string, i32> | null = null;
+  /**
+   * A lazy object (one inside a host answer): its checked JSON text is bytes [rawStart, rawEnd)
+   * of `raw`, built into keys and values on first need (parse.ts, parseAnswer).
+   */
+  private raw: ArrayBuffer | null = null;
+  private rawStart: i32 = 0;
+  private rawEnd: i32 = 0;
+  /**
+   * Where a lazy object's keys and values are in `raw`, three numbers per member (key start, key
+   * end, value start); null when a key holds an escape or non-ASCII text.
+   */
+  private rawIndex: StaticArray<i32> | null = null;
 
   constructor(public readonly kind: JsonKind) {}
 
   // ---- constructors ----------------------------------------------------------------------------
 
   static object(): Json {
-    const value = new Json(JsonKind.Object);
-    value.fields = new Map<string, Json>();
-    return value;
+    return new Json(JsonKind.Object); // its key and value arrays come with the first key
   }
 
   static array(): Json {
@@ -69,13 +96,32 @@ export class Json {
   }
 
   static fromBool(b: bool): Json {
+    return b ? Json.TRUE : Json.FALSE;
+  }
+
+  static nullValue(): Json {
+    return Json.NULL;
+  }
+
+  // null, true and false are immutable, so one of each serves every use.
+  private static readonly NULL: Json = new Json(JsonKind.Null);
+  private static readonly TRUE: Json = Json.boolean(true);
+  private static readonly FALSE: Json = Json.boolean(false);
+
+  private static boolean(b: bool): Json {
     const value = new Json(JsonKind.Boolean);
     value.flag = b;
     return value;
   }
 
-  static nullValue(): Json {
-    return new Json(JsonKind.Null);
+  /** @internal An object whose checked text is bytes [start, end) of `raw`, built when needed. */
+  static lazyObject(raw: ArrayBuffer, start: i32, end: i32, index: StaticArray<i32> | null): Json {
+    const value = new Json(JsonKind.Object);
+    value.raw = raw;
+    value.rawStart = start;
+    value.rawEnd = end;
+    value.rawIndex = index;
+    return value;
   }
 
   /** Parses JSON text; null when it is not valid JSON (use `parseJson` to learn why). */
@@ -115,7 +161,10 @@ export class Json {
   /** Items of an array or keys of an object; 0 for anything else. */
   get size(): i32 {
     if (this.kind == JsonKind.Array) return (this.list as Array<Json>).length;
-    if (this.kind == JsonKind.Object) return (this.fields as Map<string, Json>).size;
+    if (this.kind == JsonKind.Object) {
+      this.build();
+      return this.count;
+    }
     return 0;
   }
 
@@ -142,33 +191,65 @@ export class Json {
 
   /** The keys of an object in insertion order; empty for anything else. */
   keys(): Array<string> {
-    return this.kind == JsonKind.Object ? (this.fields as Map<string, Json>).keys() : new Array<string>();
+    this.build();
+    const count = this.kind == JsonKind.Object ? this.count : 0;
+    const keys = new Array<string>(count);
+    if (count > 0) {
+      const names = this.names as StaticArray<string>;
+      for (let i = 0; i < count; i++) unchecked((keys[i] = names[i]));
+    }
+    return keys;
   }
 
   has(key: string): bool {
-    return this.kind == JsonKind.Object && (this.fields as Map<string, Json>).has(key);
+    if (this.kind != JsonKind.Object) return false;
+    const raw = this.raw;
+    if (raw != null) {
+      const at = this.lazyFind(raw, key);
+      if (at != LAZY_UNDECIDED) return at >= 0;
+    }
+    return this.position(key) >= 0;
   }
 
   /** The member `key`, or null when absent or this is not an object. */
   get(key: string): Json | null {
-    if (!this.has(key)) return null;
-    return (this.fields as Map<string, Json>).get(key);
+    if (this.kind != JsonKind.Object) return null;
+    const at = this.position(key);
+    return at < 0 ? null : unchecked((this.values as StaticArray<Json>)[at]);
   }
 
   /** The member `key` if it is a string, else null. */
   getString(key: string): string | null {
+    const raw = this.raw;
+    if (raw != null && this.kind == JsonKind.Object) {
+      const at = this.lazyFind(raw, key);
+      if (at == -1) return null;
+      if (at >= 0) return lazyString(raw, this.rawEnd, at);
+    }
     const value = this.get(key);
     return value ? value.asString() : null;
   }
 
   /** The member `key` if it is a number, else `fallback`. */
   getNumber(key: string, fallback: f64 = NaN): f64 {
+    const raw = this.raw;
+    if (raw != null && this.kind == JsonKind.Object) {
+      const at = this.lazyFind(raw, key);
+      if (at == -1) return fallback;
+      if (at >= 0) return lazyNumber(raw, this.rawEnd, at, fallback);
+    }
     const value = this.get(key);
     return value ? value.asNumber(fallback) : fallback;
   }
 
   /** The member `key` if it is a boolean, else `fallback`. */
   getBool(key: string, fallback: bool = false): bool {
+    const raw = this.raw;
+    if (raw != null && this.kind == JsonKind.Object) {
+      const at = this.lazyFind(raw, key);
+      if (at == -1) return fallback;
+      if (at >= 0) return lazyBool(raw, at, fallback);
+    }
     const value = this.get(key);
     return value ? value.asBool(fallback) : fallback;
   }
@@ -188,7 +269,9 @@ export class Json {
   /** Sets a member of an object (a new key goes last, an existing one keeps its place); returns this object. */
   set(key: string, value: Json): Json {
     this.expect(JsonKind.Object);
-    (this.fields as Map<string, Json>).set(key, value);
+    const at = this.position(key);
+    if (at >= 0) unchecked(((this.values as StaticArray<Json>)[at] = value));
+    else this.append(key, value);
     return this;
   }
 
@@ -200,355 +283,168 @@ export class Json {
   /** Removes a member of an object; returns this object. */
   remove(key: string): Json {
     this.expect(JsonKind.Object);
-    (this.fields as Map<string, Json>).delete(key);
+    const at = this.position(key);
+    if (at < 0) return this;
+    const names = this.names as StaticArray<string>;
+    const values = this.values as StaticArray<Json>;
+    const last = this.count - 1;
+    for (let i = at; i < last; i++) {
+      unchecked((names[i] = names[i + 1]));
+      unchecked((values[i] = values[i + 1]));
+    }
+    // clear the freed slot so it keeps nothing alive
+    store<usize>(changetype<usize>(names) + (<usize>last << alignof<usize>()), 0);
+    store<usize>(changetype<usize>(values) + (<usize>last << alignof<usize>()), 0);
+    this.count = last;
+    this.index = null;
     return this;
+  }
+
+  /** Where member `key` of a lazy object starts in `raw`, -1 if absent, LAZY_UNDECIDED: build it and look. */
+  private lazyFind(raw: ArrayBuffer, key: string): i32 {
+    const index = this.rawIndex;
+    if (index == null) {
+      this.build();
+      return LAZY_UNDECIDED;
+    }
+    return lazyFind(raw, index, key);
+  }
+
+  /** A lazy object's keys and values, built from its text (once). */
+  private build(): void {
+    const raw = this.raw;
+    if (raw == null) return;
+    const built = lazyBuild(raw, this.rawStart, this.rawEnd);
+    this.raw = null;
+    this.rawIndex = null;
+    this.names = built.names;
+    this.values = built.values;
+    this.count = built.count;
+  }
+
+  /** Where `key` is among an object's members, or -1. */
+  private position(key: string): i32 {
+    this.build();
+    const count = this.count;
+    if (count == 0) return -1;
+    if (count > INDEX_FROM) {
+      let index = this.index;
+      if (index == null) {
+        index = new Map<string, i32>();
+        const names = this.names as StaticArray<string>;
+        for (let i = 0; i < count; i++) index.set(unchecked(names[i]), i);
+        this.index = index;
+      }
+      return index.has(key) ? index.get(key) : -1;
+    }
+    const names = this.names as StaticArray<string>;
+    for (let i = 0; i < count; i++) {
+      if (unchecked(names[i]) == key) return i;
+    }
+    return -1;
+  }
+
+  /** Adds a member known to be new. */
+  private append(key: string, value: Json): void {
+    const count = this.count;
+    let names: StaticArray<string>;
+    let values: StaticArray<Json>;
+    if (count == 0 && this.names == null) {
+      this.names = names = new StaticArray<string>(INITIAL_KEYS);
+      this.values = values = new StaticArray<Json>(INITIAL_KEYS);
+    } else {
+      names = this.names as StaticArray<string>;
+      values = this.values as StaticArray<Json>;
+    }
+    if (count == names.length) {
+      const capacity = max(count << 1, INITIAL_KEYS);
+      const grownNames = new StaticArray<string>(capacity);
+      const grownValues = new StaticArray<Json>(capacity);
+      for (let i = 0; i < count; i++) {
+        unchecked((grownNames[i] = names[i]));
+        unchecked((grownValues[i] = values[i]));
+      }
+      this.names = names = grownNames;
+      this.values = values = grownValues;
+    }
+    unchecked((names[count] = key));
+    unchecked((values[count] = value));
+    this.count = count + 1;
+    const index = this.index;
+    if (index != null) index.set(key, count);
   }
 
   // ---- text ------------------------------------------------------------------------------------
 
   /** Compact JSON text. Non-finite numbers become null, as in JavaScript. */
   toString(): string {
-    const out = new Array<string>();
-    write(this, out, 1);
-    return out.join("");
+    const out = textBuffer;
+    out.reset();
+    writeJson(out, this);
+    return out.toString();
   }
 
   private expect(kind: JsonKind): void {
     if (this.kind != kind) throw new Error(kind == JsonKind.Object ? "Json: not an object" : "Json: not an array");
   }
+
+  // Direct access for the serializer below, after `size` has built a lazy object.
+
+  /** @internal The object's key at `i` (0 <= i < size). */
+  @inline nameAt(i: i32): string { return unchecked((this.names as StaticArray<string>)[i]); }
+  /** @internal The object's value at `i` (0 <= i < size). */
+  @inline valueAt(i: i32): Json { return unchecked((this.values as StaticArray<Json>)[i]); }
 }
 
 // ---- serializing -------------------------------------------------------------------------------
 
-function write(value: Json, out: Array<string>, depth: i32): void {
+/** Scratch for Json#toString (never re-entered: serializing calls no user code). */
+const textBuffer = new Utf8Buffer();
+
+/** Appends `value` as compact JSON (UTF-8) to `out`. */
+export function writeJson(out: Utf8Buffer, value: Json): void {
+  write(value, out, 1);
+}
+
+function write(value: Json, out: Utf8Buffer, depth: i32): void {
   switch (value.kind) {
     case JsonKind.Null:
-      out.push("null");
+      out.ascii("null");
       break;
     case JsonKind.Boolean:
-      out.push(value.asBool() ? "true" : "false");
+      out.ascii(value.asBool() ? "true" : "false");
       break;
     case JsonKind.Number:
-      out.push(formatNumber(value.asNumber()));
+      out.number(value.asNumber());
       break;
     case JsonKind.String:
-      writeString(value.asString() as string, out);
+      out.jsonString(value.asString() as string);
       break;
     case JsonKind.Array: {
       if (depth > JSON_MAX_DEPTH) throw new Error("Json: nested too deeply to serialize");
       const items = value.asArray() as Array<Json>;
-      out.push("[");
+      out.byte(0x5b); // [
       for (let i = 0; i < items.length; i++) {
-        if (i > 0) out.push(",");
+        if (i > 0) out.byte(0x2c); // ,
         write(unchecked(items[i]), out, depth + 1);
       }
-      out.push("]");
+      out.byte(0x5d); // ]
       break;
     }
     case JsonKind.Object: {
       if (depth > JSON_MAX_DEPTH) throw new Error("Json: nested too deeply to serialize");
-      const keys = value.keys();
-      out.push("{");
-      for (let i = 0; i < keys.length; i++) {
-        if (i > 0) out.push(",");
-        const key = unchecked(keys[i]);
-        writeString(key, out);
-        out.push(":");
-        write(value.get(key) as Json, out, depth + 1);
+      const count = value.size;
+      out.byte(0x7b); // {
+      for (let i = 0; i < count; i++) {
+        if (i > 0) out.byte(0x2c); // ,
+        out.jsonString(value.nameAt(i));
+        out.byte(0x3a); // :
+        write(value.valueAt(i), out, depth + 1);
       }
-      out.push("}");
+      out.byte(0x7d); // }
       break;
     }
   }
 }
 
-function formatNumber(n: f64): string {
-  if (!isFinite(n)) return "null";
-  if (n == Math.floor(n) && Math.abs(n) <= MAX_EXACT_INTEGER) return (<i64>n).toString();
-  return n.toString();
-}
-
-const HEX = "0123456789abcdef";
-
-/**
- * Quotes a string. Control characters and unpaired surrogates are escaped, so the text is valid
- * UTF-8 once encoded; everything else is written as it is.
- */
-function writeString(text: string, out: Array<string>): void {
-  out.push('"');
-  let run = 0;
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    let escape: string | null = null;
-    if (c == 0x22) escape = '\\"';
-    else if (c == 0x5c) escape = "\\\\";
-    else if (c < 0x20) {
-      if (c == 0x0a) escape = "\\n";
-      else if (c == 0x0d) escape = "\\r";
-      else if (c == 0x09) escape = "\\t";
-      else if (c == 0x08) escape = "\\b";
-      else if (c == 0x0c) escape = "\\f";
-      else escape = unicodeEscape(c);
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      const paired = c <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) == 0xdc00;
-      if (paired) {
-        i++;
-        continue;
-      }
-      escape = unicodeEscape(c);
-    }
-    if (escape != null) {
-      if (i > run) out.push(text.substring(run, i));
-      out.push(escape);
-      run = i + 1;
-    }
-  }
-  if (run == 0) out.push(text);
-  else if (run < n) out.push(text.substring(run));
-  out.push('"');
-}
-
-function unicodeEscape(c: i32): string {
-  return "\\u" + HEX.charAt((c >> 12) & 15) + HEX.charAt((c >> 8) & 15) + HEX.charAt((c >> 4) & 15) + HEX.charAt(c & 15);
-}
-
-// ---- parsing -----------------------------------------------------------------------------------
-
-/** The outcome of `parseJson`: a value, or an error and the offset (in UTF-16 units) where it arose. */
-export class JsonParseResult {
-  constructor(
-    public readonly value: Json | null,
-    public readonly error: string,
-    public readonly offset: i32,
-  ) {}
-
-  get ok(): bool { return this.value != null; }
-}
-
-/** Parses one JSON value (with optional surrounding whitespace). Never traps on bad input. */
-export function parseJson(text: string): JsonParseResult {
-  const parser = new Parser(text);
-  const value = parser.value(1);
-  if (value) {
-    parser.skipSpace();
-    if (parser.pos == text.length) return new JsonParseResult(value, "", 0);
-    parser.fail("unexpected text after the value");
-  }
-  return new JsonParseResult(null, parser.error, parser.pos);
-}
-
-class Parser {
-  pos: i32 = 0;
-  error: string = "";
-
-  constructor(private readonly text: string) {}
-
-  fail(error: string): Json | null {
-    if (this.error.length == 0) this.error = error;
-    return null;
-  }
-
-  skipSpace(): void {
-    const text = this.text;
-    while (this.pos < text.length) {
-      const c = text.charCodeAt(this.pos);
-      if (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09) break;
-      this.pos++;
-    }
-  }
-
-  value(depth: i32): Json | null {
-    this.skipSpace();
-    if (this.pos >= this.text.length) return this.fail("unexpected end of input");
-    const c = this.text.charCodeAt(this.pos);
-    if (c == 0x7b) return this.object(depth); // {
-    if (c == 0x5b) return this.array(depth); // [
-    if (c == 0x22) {
-      const s = this.string();
-      return s == null ? null : Json.fromString(s);
-    }
-    if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
-    if (this.literal("true")) return Json.fromBool(true);
-    if (this.literal("false")) return Json.fromBool(false);
-    if (this.literal("null")) return Json.nullValue();
-    return this.fail("unexpected character");
-  }
-
-  private literal(word: string): bool {
-    const end = this.pos + word.length;
-    if (end > this.text.length || this.text.substring(this.pos, end) != word) return false;
-    this.pos = end;
-    return true;
-  }
-
-  private object(depth: i32): Json | null {
-    if (depth > JSON_MAX_DEPTH) return this.fail("nested too deeply");
-    this.pos++; // {
-    const result = Json.object();
-    this.skipSpace();
-    if (this.consume(0x7d)) return result; // }
-    while (true) {
-      this.skipSpace();
-      if (this.pos >= this.text.length || this.text.charCodeAt(this.pos) != 0x22) return this.fail("expected a string key");
-      const key = this.string();
-      if (key == null) return null;
-      this.skipSpace();
-      if (!this.consume(0x3a)) return this.fail("expected ':'"); // :
-      const item = this.value(depth + 1);
-      if (item == null) return null;
-      result.set(key, item);
-      this.skipSpace();
-      if (this.consume(0x2c)) continue; // ,
-      if (this.consume(0x7d)) return result; // }
-      return this.fail("expected ',' or '}'");
-    }
-  }
-
-  private array(depth: i32): Json | null {
-    if (depth > JSON_MAX_DEPTH) return this.fail("nested too deeply");
-    this.pos++; // [
-    const result = Json.array();
-    this.skipSpace();
-    if (this.consume(0x5d)) return result; // ]
-    while (true) {
-      const item = this.value(depth + 1);
-      if (item == null) return null;
-      result.push(item);
-      this.skipSpace();
-      if (this.consume(0x2c)) continue; // ,
-      if (this.consume(0x5d)) return result; // ]
-      return this.fail("expected ',' or ']'");
-    }
-  }
-
-  private consume(c: i32): bool {
-    if (this.pos < this.text.length && this.text.charCodeAt(this.pos) == c) {
-      this.pos++;
-      return true;
-    }
-    return false;
-  }
-
-  /** Reads a string starting at its opening quote. Escapes yield UTF-16 units, so a \uD83D\uDE00 pair becomes one character. */
-  private string(): string | null {
-    const text = this.text;
-    this.pos++; // opening quote
-    let run = this.pos;
-    let parts: Array<string> | null = null;
-    while (this.pos < text.length) {
-      const c = text.charCodeAt(this.pos);
-      if (c == 0x22) {
-        const tail = text.substring(run, this.pos);
-        this.pos++;
-        if (parts == null) return tail;
-        parts.push(tail);
-        return parts.join("");
-      }
-      if (c < 0x20) {
-        this.fail("control character in a string");
-        return null;
-      }
-      if (c != 0x5c) {
-        this.pos++;
-        continue;
-      }
-      if (parts == null) parts = new Array<string>();
-      parts.push(text.substring(run, this.pos));
-      this.pos++; // backslash
-      if (this.pos >= text.length) break;
-      const e = text.charCodeAt(this.pos);
-      this.pos++;
-      if (e == 0x22) parts.push('"');
-      else if (e == 0x5c) parts.push("\\");
-      else if (e == 0x2f) parts.push("/");
-      else if (e == 0x62) parts.push("\b");
-      else if (e == 0x66) parts.push("\f");
-      else if (e == 0x6e) parts.push("\n");
-      else if (e == 0x72) parts.push("\r");
-      else if (e == 0x74) parts.push("\t");
-      else if (e == 0x75) {
-        const unit = this.hex4();
-        if (unit < 0) {
-          this.fail("bad \\u escape");
-          return null;
-        }
-        parts.push(String.fromCharCode(unit));
-      } else {
-        this.pos--;
-        this.fail("unknown escape");
-        return null;
-      }
-      run = this.pos;
-    }
-    this.fail("unterminated string");
-    return null;
-  }
-
-  /** Four hex digits at pos as a number, or -1. */
-  private hex4(): i32 {
-    if (this.pos + 4 > this.text.length) return -1;
-    let unit = 0;
-    for (let k = 0; k < 4; k++) {
-      const c = this.text.charCodeAt(this.pos + k);
-      let digit: i32;
-      if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
-      else if (c >= 0x61 && c <= 0x66) digit = c - 0x61 + 10;
-      else if (c >= 0x41 && c <= 0x46) digit = c - 0x41 + 10;
-      else return -1;
-      unit = (unit << 4) | digit;
-    }
-    this.pos += 4;
-    return unit;
-  }
-
-  /**
-   * Checks the JSON number grammar, then converts, correctly rounded: integers of up to 18 digits
-   * are accumulated exactly and converted once; anything else goes to parseDecimal.
-   */
-  private number(): Json | null {
-    const text = this.text;
-    const start = this.pos;
-    let negative = false;
-    if (text.charCodeAt(this.pos) == 0x2d) {
-      negative = true;
-      this.pos++;
-    }
-    const intStart = this.pos;
-    if (this.pos < text.length && text.charCodeAt(this.pos) == 0x30) {
-      this.pos++;
-    } else if (!this.digits()) {
-      return this.fail("bad number");
-    }
-    const intDigits = this.pos - intStart;
-    let integral = true;
-    if (this.consume(0x2e)) { // .
-      integral = false;
-      if (!this.digits()) return this.fail("bad number");
-    }
-    if (this.pos < text.length && (text.charCodeAt(this.pos) | 0x20) == 0x65) { // e or E
-      integral = false;
-      this.pos++;
-      if (this.pos < text.length && (text.charCodeAt(this.pos) == 0x2b || text.charCodeAt(this.pos) == 0x2d)) this.pos++;
-      if (!this.digits()) return this.fail("bad number");
-    }
-    if (integral && intDigits <= 18) {
-      let whole: i64 = 0;
-      for (let i = intStart; i < this.pos; i++) whole = whole * 10 + <i64>(text.charCodeAt(i) - 0x30);
-      const n = <f64>whole;
-      return Json.fromNumber(negative ? -n : n);
-    }
-    return Json.fromNumber(parseDecimal(text, start, this.pos));
-  }
-
-  /** Consumes one or more digits; false when there were none. */
-  private digits(): bool {
-    const start = this.pos;
-    while (this.pos < this.text.length) {
-      const c = this.text.charCodeAt(this.pos);
-      if (c < 0x30 || c > 0x39) break;
-      this.pos++;
-    }
-    return this.pos > start;
-  }
-}
+// Parsing is in parse.ts.

@@ -1,7 +1,8 @@
 // What a host function answered: every Bulkhead host function returns a block of JSON that is
 // either {"ok":true,...} or {"ok":false,"error":{"code":"BH_...","message":"..."}}.
 import { Json } from "./json";
-import { takeText } from "./blocks";
+import { parseAnswer } from "./parse";
+import { takeBlock } from "./blocks";
 
 /** The host's answer could not be read (the host never sends this code itself). */
 export const PDK_BAD_RESPONSE = "PDK_BAD_RESPONSE";
@@ -20,8 +21,18 @@ export class HostResult {
   ok: bool = false;
   code: string = "";
   message: string = "";
+  private answer: Json | null = null;
+
   /** The whole answer object ({} when it could not be read). */
-  response: Json = Json.object();
+  get response(): Json {
+    let answer = this.answer;
+    if (answer == null) this.answer = answer = Json.object();
+    return answer;
+  }
+
+  set response(value: Json) {
+    this.answer = value;
+  }
 
   /** "CODE: message", or "" when ok. */
   get error(): string {
@@ -35,7 +46,8 @@ export function readAnswer(result: HostResult, handle: i64): void {
     unreadable(result, "the host returned no answer");
     return;
   }
-  const parsed = Json.parse(takeText(handle));
+  const bytes = takeBlock(handle);
+  const parsed = parseAnswer(bytes, bytes.byteLength);
   if (parsed == null || !parsed.isObject) {
     unreadable(result, "the answer is not a JSON object");
     return;

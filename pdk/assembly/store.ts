@@ -2,8 +2,9 @@
 // schemas/query.v1.json). Each returns a StoreResult instead of failing the call, so the plugin
 // decides what an error means; `fail(result.error)` passes the host's code and message on.
 import { free, host_query } from "./env";
-import { writeText } from "./blocks";
-import { Json } from "./json";
+import { finishBlock, startBlock } from "./blocks";
+import { Json, writeJson } from "./json";
+import { Utf8Buffer } from "./utf8";
 import { HostResult, allocationRefused, readAnswer } from "./result";
 
 /**
@@ -11,12 +12,33 @@ import { HostResult, allocationRefused, readAnswer } from "./result";
  * `records` for find, `count` for count, update (records changed) and delete (records deleted).
  */
 export class StoreResult extends HostResult {
-  /** insert: the new record with its id, createdAt and updatedAt ({} otherwise). */
-  record: Json = Json.object();
-  /** find: the records found (empty otherwise). */
-  records: Array<Json> = new Array<Json>();
   /** count, update, delete: how many records (0 otherwise). */
   count: i64 = 0;
+  // Made on first use: most answers fill one of the two, or neither.
+  private foundRecord: Json | null = null;
+  private foundRecords: Array<Json> | null = null;
+
+  /** insert: the new record with its id, createdAt and updatedAt ({} otherwise). */
+  get record(): Json {
+    let record = this.foundRecord;
+    if (record == null) this.foundRecord = record = Json.object();
+    return record;
+  }
+
+  set record(value: Json) {
+    this.foundRecord = value;
+  }
+
+  /** find: the records found (empty otherwise). */
+  get records(): Array<Json> {
+    let records = this.foundRecords;
+    if (records == null) this.foundRecords = records = new Array<Json>();
+    return records;
+  }
+
+  set records(value: Array<Json>) {
+    this.foundRecords = value;
+  }
 }
 
 /**
@@ -26,17 +48,20 @@ export class StoreResult extends HostResult {
  * find("notes", null, new FindOptions().asc("createdAt").asc("id").limit(20).offset(40));
  */
 export class FindOptions {
-  private order: Array<Json> = new Array<Json>();
+  private fields: Array<string> = new Array<string>();
+  private descending: Array<bool> = new Array<bool>();
   private limitCount: i32 = 0;
   private offsetCount: i32 = 0;
 
   asc(field: string): FindOptions {
-    this.order.push(Json.object().setString("field", field).setString("direction", "asc"));
+    this.fields.push(field);
+    this.descending.push(false);
     return this;
   }
 
   desc(field: string): FindOptions {
-    this.order.push(Json.object().setString("field", field).setString("direction", "desc"));
+    this.fields.push(field);
+    this.descending.push(true);
     return this;
   }
 
@@ -54,35 +79,45 @@ export class FindOptions {
 
   /** Adds orderBy, limit and offset to a find request. */
   applyTo(request: Json): void {
-    if (this.order.length > 0) {
+    if (this.fields.length > 0) {
       const orderBy = Json.array();
-      for (let i = 0; i < this.order.length; i++) orderBy.push(unchecked(this.order[i]));
+      for (let i = 0; i < this.fields.length; i++) {
+        const direction = unchecked(this.descending[i]) ? "desc" : "asc";
+        orderBy.push(Json.object().setString("field", unchecked(this.fields[i])).setString("direction", direction));
+      }
       request.set("orderBy", orderBy);
     }
     if (this.limitCount > 0) request.setNumber("limit", this.limitCount);
     if (this.offsetCount > 0) request.setNumber("offset", this.offsetCount);
   }
+
+  /** Writes what applyTo adds, as members after others (each preceded by a comma). */
+  writeMembers(out: Utf8Buffer): void {
+    if (this.fields.length > 0) {
+      out.ascii(',"orderBy":[');
+      for (let i = 0; i < this.fields.length; i++) {
+        if (i > 0) out.byte(0x2c); // ,
+        out.ascii('{"field":');
+        out.jsonString(unchecked(this.fields[i]));
+        out.ascii(unchecked(this.descending[i]) ? ',"direction":"desc"}' : ',"direction":"asc"}');
+      }
+      out.byte(0x5d); // ]
+    }
+    if (this.limitCount > 0) {
+      out.ascii(',"limit":');
+      out.integer(this.limitCount);
+    }
+    if (this.offsetCount > 0) {
+      out.ascii(',"offset":');
+      out.integer(this.offsetCount);
+    }
+  }
 }
 
 /** Sends any query request (schemas/query.v1.json) and reads the answer. */
 export function query(request: Json): StoreResult {
-  const result = new StoreResult();
-  const handle = writeText(request.toString());
-  if (handle == 0) {
-    allocationRefused(result);
-    return result;
-  }
-  const answer = host_query(handle);
-  free(handle);
-  readAnswer(result, answer);
-  if (result.ok) {
-    const record = result.response.getObject("record");
-    if (record) result.record = record;
-    const records = result.response.getArray("records");
-    if (records) result.records = records;
-    result.count = <i64>result.response.getNumber("count", 0);
-  }
-  return result;
+  writeJson(startBlock(), request);
+  return send();
 }
 
 /**
@@ -90,32 +125,39 @@ export function query(request: Json): StoreResult {
  * record, with the id, createdAt and updatedAt the host gave it.
  */
 export function insert(collection: string, values: Json): StoreResult {
-  return query(request("insert", collection).set("values", values));
+  const out = begin("insert", collection);
+  member(out, "values", values);
+  return finish(out);
 }
 
 /** Finds records matching `where` (all when null). The answer's `records` holds them. */
 export function find(collection: string, where: Json | null = null, options: FindOptions | null = null): StoreResult {
-  const req = request("find", collection);
-  if (where) req.set("where", where);
-  if (options) options.applyTo(req);
-  return query(req);
+  const out = begin("find", collection);
+  if (where) member(out, "where", where);
+  if (options) options.writeMembers(out);
+  return finish(out);
 }
 
 /** Sets the fields in `set` on every record matching `where` (`Json.object()` for all); `count` is how many changed. */
 export function update(collection: string, where: Json, set: Json): StoreResult {
-  return query(request("update", collection).set("where", where).set("set", set));
+  const out = begin("update", collection);
+  member(out, "where", where);
+  member(out, "set", set);
+  return finish(out);
 }
 
 /** Deletes every record matching `where` (`Json.object()` for all); `count` is how many went. (`delete` is a keyword.) */
 export function remove(collection: string, where: Json): StoreResult {
-  return query(request("delete", collection).set("where", where));
+  const out = begin("delete", collection);
+  member(out, "where", where);
+  return finish(out);
 }
 
 /** Counts records matching `where` (all when null); the answer's `count`. */
 export function count(collection: string, where: Json | null = null): StoreResult {
-  const req = request("count", collection);
-  if (where) req.set("where", where);
-  return query(req);
+  const out = begin("count", collection);
+  if (where) member(out, "where", where);
+  return finish(out);
 }
 
 /**
@@ -138,6 +180,47 @@ export function escapeLike(text: string): string {
   return run == 0 && escaped.length == 0 ? text : escaped + text.substring(run);
 }
 
-function request(op: string, collection: string): Json {
-  return Json.object().setString("op", op).setString("collection", collection);
+// Requests are written straight to the outbox as {"op":...,"collection":...,<members>}: the
+// same text as a Json object serialized, without building one.
+
+function begin(op: string, collection: string): Utf8Buffer {
+  const out = startBlock();
+  out.ascii('{"op":"');
+  out.ascii(op);
+  out.ascii('","collection":');
+  out.jsonString(collection);
+  return out;
+}
+
+function member(out: Utf8Buffer, key: string, value: Json): void {
+  out.ascii(',"');
+  out.ascii(key);
+  out.ascii('":');
+  writeJson(out, value);
+}
+
+function finish(out: Utf8Buffer): StoreResult {
+  out.byte(0x7d); // }
+  return send();
+}
+
+/** Hands the outbox to the query host function and reads its answer. */
+function send(): StoreResult {
+  const result = new StoreResult();
+  const handle = finishBlock();
+  if (handle == 0) {
+    allocationRefused(result);
+    return result;
+  }
+  const answer = host_query(handle);
+  free(handle);
+  readAnswer(result, answer);
+  if (result.ok) {
+    const record = result.response.getObject("record");
+    if (record) result.record = record;
+    const records = result.response.getArray("records");
+    if (records) result.records = records;
+    result.count = <i64>result.response.getNumber("count", 0);
+  }
+  return result;
 }

@@ -38,6 +38,16 @@ describe('PDK', () => {
     });
   }
 
+  test('unpaired surrogates survive as JSON escapes both ways', async () => {
+    // JSON.stringify escapes a lone surrogate as \ud800; the PDK must read it back as that unit
+    // and write it as the same escape (raw, it would be invalid UTF-8).
+    const text = 'a\ud800b\udc00c';
+    const { replies, result } = await call('alice', 'echo', 'echo', { text });
+    assert.deepEqual(replies, [text]);
+    // String.UTF8.byteLength counts each unpaired surrogate as U+FFFD (3 bytes).
+    assert.deepEqual(result, { text, length: 5, bytes: 9 });
+  });
+
   test('a long non-ASCII reply arrives whole', async () => {
     const { replies } = await call('alice', 'echo', 'big_reply');
     assert.equal(replies.length, 1);

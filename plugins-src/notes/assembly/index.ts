@@ -3,8 +3,12 @@
 // Tags are stored as ",a,b," (or "" without tags), so a tag filter is a LIKE '%,tag,%'; tags
 // match ^[a-z0-9-]{1,32}$ and so can never hold a LIKE wildcard. The host validates params
 // against plugin.json before a call; the checks here only keep odd input from trapping.
+//
+// Results are streamed with a JsonWriter and replies built with a TextBuilder: a list of 100
+// notes would otherwise build (and collect) a Json tree and a few hundred small strings.
 import {
-  FindOptions, Json, StoreResult, count, escapeLike, fail, find, insert, params, remove, reply, succeed,
+  FindOptions, Json, JsonWriter, StoreResult, TextBuilder, count, escapeLike, fail, find, insert, params, remove,
+  reply, succeed, succeedWith,
 } from "../../../pdk/assembly";
 
 const COLLECTION = "notes";
@@ -28,7 +32,8 @@ export function add(): i32 {
   const p = params();
   if (!p) return fail(NOT_AN_OBJECT);
   const text = p.getString("text");
-  if (text == null || codePoints(text) < 1 || codePoints(text) > MAX_TEXT) {
+  const length = text != null ? codePoints(text) : 0;
+  if (text == null || length < 1 || length > MAX_TEXT) {
     return fail("Give the note's text: 1 to " + MAX_TEXT.toString() + " characters.");
   }
   const tags = new Array<string>();
@@ -47,10 +52,15 @@ export function add(): i32 {
     Json.object().setString("text", text).setString("tags", tags.length > 0 ? "," + tags.join(",") + "," : ""),
   );
   if (!saved.ok) return fail(saved.error);
-  const note = noteJson(saved.record);
+  const record = saved.record;
+  const id = stringOf(record, "id");
+  const out = new JsonWriter();
+  out.beginObject().key("note");
+  writeNote(out, record, id, stringOf(record, "text"), record.getString("tags"));
+  out.endObject();
   // The result carries the note; a reply the host refuses (say, over its limit) does not undo it.
-  reply("Saved note " + shortId(note.getString("id") as string) + ".");
-  return succeed(Json.object().set("note", note));
+  reply("Saved note " + shortId(id) + ".");
+  return succeedWith(out);
 }
 
 export function list(): i32 {
@@ -102,20 +112,33 @@ function oldestFirst(): FindOptions {
 function answerWithNotes(found: StoreResult, where: Json | null, empty: string): i32 {
   if (!found.ok) return fail(found.error);
   const records = found.records;
-  const notes = Json.array();
-  const lines = new Array<string>();
+  const out = new JsonWriter();
+  out.beginObject().key("notes").beginArray();
+  const lines = new TextBuilder();
   let used = 0;
   let shown = 0;
   for (let i = 0; i < records.length; i++) {
-    const note = noteJson(records[i]);
-    notes.push(note);
-    const line = noteLine(note);
-    if (shown == i && used + line.length + 1 <= REPLY_MAX - SUMMARY_ROOM) {
-      lines.push(line);
-      used += line.length + 1;
-      shown++;
+    const record = records[i];
+    const id = stringOf(record, "id");
+    const text = stringOf(record, "text");
+    const stored = record.getString("tags");
+    writeNote(out, record, id, text, stored);
+    // Lines go in while they fit; the first that does not ends them.
+    if (shown == i) {
+      const mark = lines.length;
+      if (shown > 0) lines.appendCode(0x0a);
+      const start = lines.length;
+      appendLine(lines, id, text, stored);
+      const lineLength = lines.length - start;
+      if (used + lineLength + 1 <= REPLY_MAX - SUMMARY_ROOM) {
+        used += lineLength + 1;
+        shown++;
+      } else {
+        lines.truncate(mark);
+      }
     }
   }
+  out.endArray().endObject();
   if (records.length == 0) {
     reply(empty);
   } else {
@@ -124,48 +147,86 @@ function answerWithNotes(found: StoreResult, where: Json | null, empty: string):
       const all = count(COLLECTION, where);
       if (all.ok) total = all.count;
     }
-    if (total > shown) lines.push("…and " + (total - shown).toString() + " more.");
-    reply(lines.join("\n"));
+    if (total > shown) {
+      if (shown > 0) lines.appendCode(0x0a);
+      lines.append("…and ").appendInteger(total - shown).append(" more.");
+    }
+    reply(lines.toString());
   }
-  return succeed(Json.object().set("notes", notes));
+  return succeedWith(out);
+}
+
+/** The record's string field `key`, or "" when it has none. */
+function stringOf(record: Json, key: string): string {
+  const value = record.getString(key);
+  return value != null ? value : "";
 }
 
 /** A stored record as the capabilities output it: {id, text, tags: [...], createdAt}. */
-function noteJson(record: Json): Json {
-  const id = record.getString("id");
-  const text = record.getString("text");
-  const stored = record.getString("tags");
-  const tags = Json.array();
+function writeNote(out: JsonWriter, record: Json, id: string, text: string, stored: string | null): void {
+  out.beginObject().key("id").string(id).key("text").string(text).key("tags").beginArray();
   if (stored != null) {
-    const parts = stored.split(",");
-    for (let i = 0; i < parts.length; i++) if (parts[i].length > 0) tags.pushString(parts[i]);
+    // the parts of ",a,b," that are not empty
+    let from = 0;
+    const n = stored.length;
+    for (let i = 0; i <= n; i++) {
+      if (i < n && stored.charCodeAt(i) != 0x2c) continue;
+      if (i > from) out.string(stored, from, i);
+      from = i + 1;
+    }
   }
-  return Json.object()
-    .setString("id", id != null ? id : "")
-    .setString("text", text != null ? text : "")
-    .set("tags", tags)
-    .setNumber("createdAt", record.getNumber("createdAt", 0));
+  out.endArray().key("createdAt").number(record.getNumber("createdAt", 0)).endObject();
 }
 
 /** `• text  #tag1 #tag2  (id8)` */
-function noteLine(note: Json): string {
-  let line = "• " + preview(note.getString("text") as string);
-  const tags = (note.get("tags") as Json).asArray() as Array<Json>;
-  if (tags.length > 0) {
-    line += " ";
-    for (let i = 0; i < tags.length; i++) line += " #" + (tags[i].asString() as string);
+function appendLine(lines: TextBuilder, id: string, text: string, stored: string | null): void {
+  lines.append("• ");
+  appendPreview(lines, text);
+  if (stored != null) {
+    let from = 0;
+    let first = true;
+    const n = stored.length;
+    for (let i = 0; i <= n; i++) {
+      if (i < n && stored.charCodeAt(i) != 0x2c) continue;
+      if (i > from) {
+        if (first) lines.appendCode(0x20);
+        first = false;
+        lines.append(" #").append(stored, from, i);
+      }
+      from = i + 1;
+    }
   }
-  return line + "  (" + shortId(note.getString("id") as string) + ")";
+  lines.append("  (").append(id, 0, 8).appendCode(0x29); // )
 }
 
-/** The text on one line (line breaks become spaces), cut to PREVIEW_MAX. */
-function preview(text: string): string {
-  const line = text.replaceAll("\r\n", " ").replaceAll("\n", " ").replaceAll("\r", " ");
-  if (line.length <= PREVIEW_MAX) return line;
-  let end = PREVIEW_MAX - 1;
-  const c = line.charCodeAt(end - 1);
-  if (c >= 0xd800 && c <= 0xdbff) end--; // do not split a surrogate pair
-  return line.substring(0, end) + "…";
+/** The text on one line (each CRLF, LF or CR becomes a space), cut to PREVIEW_MAX. */
+function appendPreview(lines: TextBuilder, text: string): void {
+  const n = text.length;
+  let length = n; // once line breaks are spaces
+  for (let i = 0; i + 1 < n; i++) {
+    if (text.charCodeAt(i) == 0x0d && text.charCodeAt(i + 1) == 0x0a) length--;
+  }
+  const limit = length <= PREVIEW_MAX ? length : PREVIEW_MAX - 1;
+  let written = 0;
+  let run = 0;
+  let i = 0;
+  while (i < n && written < limit) {
+    const c = text.charCodeAt(i);
+    if (c == 0x0d || c == 0x0a) {
+      lines.append(text, run, i).appendCode(0x20);
+      i += c == 0x0d && i + 1 < n && text.charCodeAt(i + 1) == 0x0a ? 2 : 1;
+      run = i;
+    } else {
+      i++;
+    }
+    written++;
+  }
+  lines.append(text, run, i);
+  if (length > PREVIEW_MAX) {
+    const last = lines.codeAt(lines.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) lines.truncate(lines.length - 1); // do not split a surrogate pair
+    lines.appendCode(0x2026); // …
+  }
 }
 
 function shortId(id: string): string {
