@@ -48,6 +48,17 @@ describe('PDK', () => {
     assert.deepEqual(result, { text, length: 5, bytes: 9 });
   });
 
+  test('garbage is collected after each call: many large calls stay inside an 8 MiB instance', async () => {
+    // Each call allocates ~40 KiB (params, the string, reply and result JSON); 1,000 calls on one
+    // instance would need ~40 MiB if nothing were freed between calls. The echo manifest caps
+    // memory at 8 MiB, so without collection this ends in BH_PLUGIN_MEMORY_LIMIT.
+    const text = 'ü'.repeat(3_900);
+    for (let i = 0; i < 1_000; i++) {
+      const { result } = await call('gc-user', 'echo', 'echo', { text });
+      assert.equal((result as { length: number }).length, text.length);
+    }
+  });
+
   test('a long non-ASCII reply arrives whole', async () => {
     const { replies } = await call('alice', 'echo', 'big_reply');
     assert.equal(replies.length, 1);
