@@ -166,7 +166,9 @@ export class Executor {
         if (!pending) continue;
         shard.pending.delete(result.seq);
         if (result.type === 'done') {
-          pending.resolve({ replies: result.replies, result: result.result });
+          const parsed = parseOutput(result.output, pending.message);
+          if (parsed instanceof BulkheadError) pending.reject(parsed);
+          else pending.resolve({ replies: result.replies, result: parsed.value });
         } else {
           pending.reject(BulkheadError.revive(result.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable error from a worker' }));
         }
@@ -243,3 +245,17 @@ export function shardOf(userId: string, shards: number): number {
 }
 
 export type { WorkerPlugin };
+
+/**
+ * A plugin's output (already strict UTF-8 and within its limit) as JSON. Returned, not thrown, so
+ * that one bad output in a batch of results cannot stop the others from being delivered. A plugin
+ * that writes malformed JSON has broken no memory rule, so its instance stays in service.
+ */
+function parseOutput(output: string | null, call: CallMessage): { value: unknown } | BulkheadError {
+  if (output === null) return { value: null };
+  try {
+    return { value: JSON.parse(output) as unknown };
+  } catch {
+    return new BulkheadError('BH_PLUGIN_OUTPUT_MALFORMED', { plugin: call.plugin, capability: call.capability });
+  }
+}

@@ -56,7 +56,16 @@ export interface CallMessage {
 
 /** The outcome of one call. */
 export type CallResult =
-  | { readonly type: 'done'; readonly seq: number; readonly replies: readonly string[]; readonly result: unknown }
+  | {
+      readonly type: 'done';
+      readonly seq: number;
+      readonly replies: readonly string[];
+      /**
+       * The plugin's output as text (strict UTF-8, within its output limit), parsed as JSON on the
+       * main thread: copying one string between threads costs far less than cloning the object.
+       */
+      readonly output: string | null;
+    }
   | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError };
 
 /** Worker to main thread. Results are batched until the worker's queue is empty (or 64 are ready). */

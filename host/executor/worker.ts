@@ -99,8 +99,8 @@ async function pump(): Promise<void> {
     Atomics.store(running, 1, call.seq);
     Atomics.store(running, 0, call.seq);
     try {
-      const { replies, result } = await run(call);
-      outbox.push({ type: 'done', seq: call.seq, replies, result });
+      const { replies, output } = await run(call);
+      outbox.push({ type: 'done', seq: call.seq, replies, output });
     } catch (error) {
       outbox.push({ type: 'failed', seq: call.seq, error: toBulkheadError(error, call).toJSON() });
     }
@@ -124,7 +124,7 @@ function shutDown(): void {
   port?.close();
 }
 
-async function run(call: CallMessage): Promise<{ replies: string[]; result: unknown }> {
+async function run(call: CallMessage): Promise<{ replies: string[]; output: string | null }> {
   const plugin = plugins.get(call.plugin);
   if (!plugin) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the worker does not know the plugin' });
   const key = `${call.plugin}\u0000${call.userId}`;
@@ -157,7 +157,7 @@ async function run(call: CallMessage): Promise<{ replies: string[]; result: unkn
     throw classifyFailure(error, instance, state);
   }
   instances.set(key, instance);
-  return { replies: state.replies, result: output ? decodeResult(output.bytes(), state) : null };
+  return { replies: state.replies, output: output ? outputText(output.bytes(), state) : null };
 }
 
 async function instantiate(plugin: WorkerPlugin): Promise<Instance> {
@@ -299,7 +299,7 @@ function hostQuery(context: CallContext, handle: bigint): bigint {
     }
     state.queries++;
     const request = readRequest(context, handle, 'query');
-    return store.execute(state.token, state.plugin, request);
+    return store.executeJson(state.token, state.plugin, request);
   });
 }
 
@@ -316,7 +316,7 @@ function hostReply(context: CallContext, handle: bigint): bigint {
       throw new BulkheadError('BH_REPLY_INVALID', { maxChars: hostFunctionLimits.maxReplyChars });
     }
     state.replies.push(text);
-    return { ok: true };
+    return okResponse;
   });
 }
 
@@ -326,9 +326,14 @@ function currentCall(context: CallContext, name: string): CallState {
   return state;
 }
 
-/** Runs a host function body; coded errors become an error response the plugin can handle. */
-function respond(context: CallContext, body: () => object): bigint {
-  let response: object;
+const okResponse = '{"ok":true}';
+
+/**
+ * Runs a host function body, which answers its response as JSON text; coded errors become an
+ * error response the plugin can handle.
+ */
+function respond(context: CallContext, body: () => string): bigint {
+  let response: string;
   try {
     response = body();
   } catch (error) {
@@ -336,9 +341,9 @@ function respond(context: CallContext, body: () => object): bigint {
     if (!(error instanceof BulkheadError)) {
       throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'a host function failed' });
     }
-    response = { ok: false, error: error.toJSON() };
+    response = JSON.stringify({ ok: false, error: error.toJSON() });
   }
-  return context.store(JSON.stringify(response));
+  return context.store(response);
 }
 
 /**
@@ -377,16 +382,16 @@ function plainText(bytes: Uint8Array): string {
   return new TextDecoder('utf-8').decode(bytes.subarray(0, 4 * maxDetailChars));
 }
 
-function decodeResult(bytes: Uint8Array, state: CallState): unknown {
-  const where = { plugin: state.plugin, capability: state.capability };
+/** The output as text for the main thread, which parses it (see `parseOutput`). */
+function outputText(bytes: Uint8Array, state: CallState): string | null {
   if (bytes.byteLength === 0) return null;
   if (bytes.byteLength > state.limits.maxOutputBytes) {
-    throw new BulkheadError('BH_PLUGIN_OUTPUT_TOO_LARGE', { ...where, limit: state.limits.maxOutputBytes });
+    throw new BulkheadError('BH_PLUGIN_OUTPUT_TOO_LARGE', { plugin: state.plugin, capability: state.capability, limit: state.limits.maxOutputBytes });
   }
   try {
-    return JSON.parse(strictUtf8.decode(bytes)) as unknown;
+    return strictUtf8.decode(bytes);
   } catch {
-    throw new BulkheadError('BH_PLUGIN_OUTPUT_MALFORMED', where);
+    throw new BulkheadError('BH_PLUGIN_OUTPUT_MALFORMED', { plugin: state.plugin, capability: state.capability });
   }
 }
 

@@ -12,13 +12,15 @@ export class OpenFile {
     this.db = db;
   }
 
-  statement(sql: string): SqliteStatement {
+  /** The prepared statement for `sql`; `pluck` (fixed when it is first prepared) returns only the first column. */
+  statement(sql: string, pluck = false): SqliteStatement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       if (this.#statements.size >= maxStatementsPerFile) {
         this.#statements.delete(this.#statements.keys().next().value as string);
       }
       statement = this.db.prepare(sql);
+      if (pluck) statement.pluck(true);
       this.#statements.set(sql, statement);
     }
     return statement;

@@ -14,6 +14,8 @@ export interface CompiledQuery {
   readonly collection: CollectionDef;
   /** For insert: the record as it will be stored. */
   readonly record?: Record<string, unknown>;
+  /** For find: the same query answering one value, the records as a JSON array (same params). */
+  readonly jsonSql?: string;
 }
 
 export interface CompileContext {
@@ -190,9 +192,12 @@ function compileFind(collection: CollectionDef, request: Record<string, unknown>
     invalid(`offset must be a whole number from 0 to ${queryLimits.maxOffset}`);
   }
   params.push(limit as number, offset as number);
+  const sql = `SELECT ${collection.selectList} FROM ${collection.table}${where}${order} LIMIT ? OFFSET ?`;
   return {
     op: 'find',
-    sql: `SELECT ${collection.selectList} FROM ${collection.table}${where}${order} LIMIT ? OFFSET ?`,
+    sql,
+    // The ORDER BY inside the aggregate keeps the array in the query's order (SQLite >= 3.44).
+    jsonSql: `SELECT json_group_array(${collection.jsonObject}${order}) FROM (${sql})`,
     params,
     collection,
   };

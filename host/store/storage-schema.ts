@@ -36,6 +36,11 @@ export interface CollectionDef {
   readonly fieldList: string;
   /** Converts a row as SQLite returns it into a record (booleans and JSON decoded). */
   readonly decode: (row: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * `json_object(...)` of a row of `selectList`, decoded as `decode` does it (booleans as true or
+   * false, JSON fields as JSON), so SQLite can write the records of a find as JSON text itself.
+   */
+  readonly jsonObject: string;
 }
 
 export interface StorageSchema {
@@ -118,6 +123,7 @@ export function buildStorageSchema(plugin: string, storage: StorageSpec): Storag
       createSql: `CREATE TABLE ${table} (${columnDefs.join(', ')}) STRICT`,
       fieldList: all.map((f) => f.name).join(', '),
       decode: rowDecoder(declared),
+      jsonObject: `json_object(${all.map((f) => `'${f.name}', ${jsonValue(f)}`).join(', ')})`,
     });
     canonicalCollections[name] = {
       fields: canonicalFields,
@@ -130,6 +136,13 @@ export function buildStorageSchema(plugin: string, storage: StorageSpec): Storag
     collectionList: [...collections.keys()].join(', ') || '(none)',
     canonical: JSON.stringify({ collections: canonicalCollections }),
   };
+}
+
+/** A column as a JSON value in SQL: the same value `rowDecoder` gives (the name is an identifier). */
+function jsonValue(field: FieldDef): string {
+  if (field.type === 'boolean') return `CASE ${field.column} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END`;
+  if (field.type === 'json') return `json(${field.column})`;
+  return field.column;
 }
 
 function rowDecoder(declared: readonly FieldDef[]): (row: Record<string, unknown>) => Record<string, unknown> {

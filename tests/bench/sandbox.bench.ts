@@ -8,9 +8,13 @@
  *   filtered by user_id (the design the reference documents warn against), in the same run;
  * - RSS of a fresh process after BENCH_MEMORY_USERS (10,000) distinct users.
  *
- * Throughput is measured with BENCH_CONCURRENCY (64) calls in flight; latency (p50/p99) with one
- * call in flight per worker, so it is the cost of a call, not the length of a queue (both are
- * printed). Environment: BENCH_USERS, BENCH_CALLS (20,000), BENCH_MEMORY_USERS, BENCH_DIR.
+ * The full path runs BENCH_CALLS (10,000) calls at each load in BENCH_CONCURRENCY (4,8,16,32,64
+ * calls in flight), one after another on the same host; each load reports calls/s and p50/p99
+ * latency. With c calls in flight the mean latency is c / throughput (Little's law), so past some
+ * load p99 is the length of the queue, not the cost of a call: `fullPath` is the busiest load whose
+ * p99 is within the 5 ms target (or the busiest load if none is). The baseline runs the same
+ * sequence of calls, so both see the same number of notes per user.
+ * Environment: BENCH_USERS, BENCH_CALLS, BENCH_CONCURRENCY, BENCH_MEMORY_USERS, BENCH_DIR.
  */
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -24,8 +28,8 @@ import type { Host } from '../../host/host.js';
 import { builtInPluginsDir, consoleUser, startTestHost, tempDir } from '../helpers/fixtures.js';
 
 const users = Number(process.env['BENCH_USERS'] ?? 1000);
-const calls = Number(process.env['BENCH_CALLS'] ?? 20_000);
-const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
+const calls = Number(process.env['BENCH_CALLS'] ?? 10_000);
+const concurrencies = (process.env['BENCH_CONCURRENCY'] ?? '4,8,16,32,64').split(',').map(Number);
 const memoryUsers = Number(process.env['BENCH_MEMORY_USERS'] ?? 10_000);
 
 function percentile(sortedMs: number[], p: number): number {
@@ -37,21 +41,25 @@ function summary(times: number[], elapsedMs: number): { callsPerSecond: number; 
   return { callsPerSecond: Math.round(times.length / (elapsedMs / 1000)), p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
 }
 
-/** The i-th call of the workload: even calls add a note, odd calls list the user's notes. */
-function workload(i: number): { user: string; capability: 'add' | 'list'; params: Record<string, unknown> } {
-  const user = `user-${i % users}`;
+/**
+ * The i-th call of a group's workload: call i goes to user i mod BENCH_USERS, in blocks of one call
+ * per user that alternate between adding a note and listing the user's notes. Calls 0 .. users-1
+ * are the warm-up (every user's file, instance and statements exist before anything is measured).
+ */
+function workload(group: string, i: number): { user: string; capability: 'add' | 'list'; params: Record<string, unknown> } {
+  const user = `${group}-user-${i % users}`;
   return Math.floor(i / users) % 2 === 0
     ? { user, capability: 'add', params: { text: `note ${i} with an ordinary length of text`, tags: ['bench'] } }
     : { user, capability: 'list', params: {} };
 }
 
-async function fullPath(host: Host, count: number, inFlight: number, offset: number): Promise<{ times: number[]; elapsedMs: number }> {
+async function fullPath(host: Host, group: string, count: number, inFlight: number, offset: number): Promise<{ times: number[]; elapsedMs: number }> {
   const times: number[] = new Array(count);
   let next = 0;
   const started = performance.now();
   const lane = async (): Promise<void> => {
     for (let i = next++; i < count; i = next++) {
-      const { user, capability, params } = workload(offset + i);
+      const { user, capability, params } = workload(group, offset + i);
       const t0 = performance.now();
       await host.dispatcher.invoke(consoleUser(user), 'notes', capability, params);
       times[i] = performance.now() - t0;
@@ -62,7 +70,7 @@ async function fullPath(host: Host, count: number, inFlight: number, offset: num
 }
 
 /** Same work in plain TypeScript on one shared plaintext table, filtered by user_id. */
-function baseline(dir: string, count: number): { times: number[]; elapsedMs: number } {
+function baseline(dir: string, groups: string[]): { times: number[]; elapsedMs: number } {
   const db = new Database(path.join(dir, 'shared.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -72,8 +80,8 @@ function baseline(dir: string, count: number): { times: number[]; elapsedMs: num
   db.exec('CREATE INDEX notes_user ON notes (user_id, created_at, id)');
   const insert = db.prepare('INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?)');
   const list = db.prepare('SELECT id, text, tags, created_at FROM notes WHERE user_id = ? ORDER BY created_at, id LIMIT 100');
-  const run = (i: number): unknown => {
-    const { user, capability, params } = workload(i);
+  const run = (group: string, i: number): unknown => {
+    const { user, capability, params } = workload(group, i);
     if (capability === 'add') {
       const id = randomUUID();
       const now = Date.now();
@@ -86,15 +94,18 @@ function baseline(dir: string, count: number): { times: number[]; elapsedMs: num
     const lines = notes.map((n) => `• ${n.text}  ${n.tags.map((t) => `#${t}`).join(' ')}  (${n.id.slice(0, 8)})`);
     return { replies: [lines.length ? lines.join('\n') : 'You have no notes.'], result: { notes } };
   };
-  for (let i = 0; i < users; i++) run(i); // the same warm-up as the full path
-  const times: number[] = new Array(count);
-  const started = performance.now();
-  for (let i = 0; i < count; i++) {
-    const t0 = performance.now();
-    JSON.stringify(run(users + i));
-    times[i] = performance.now() - t0;
+  const times: number[] = [];
+  let elapsedMs = 0;
+  for (const group of groups) {
+    for (let i = 0; i < users; i++) run(group, i); // the same warm-up as the full path
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      JSON.stringify(run(group, users + i));
+      times.push(performance.now() - t0);
+    }
+    elapsedMs += performance.now() - started;
   }
-  const elapsedMs = performance.now() - started;
   db.close();
   return { times, elapsedMs };
 }
@@ -129,14 +140,20 @@ if (process.argv.includes('--memory-only')) {
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
     const host = startTestHost({ dataDir: path.join(dir, 'host'), builtInDirs: [builtInPluginsDir], env: { BULKHEAD_INSTANCES_PER_WORKER: String(Math.max(512, users)), BULKHEAD_STORE_MAX_OPEN_FILES: String(Math.max(256, users)) } });
-    // Warm-up: every user's file, instance and statements exist before anything is measured.
-    await fullPath(host, users, concurrency, 0);
-    const throughput = await fullPath(host, calls, concurrency, users);
-    const latency = await fullPath(host, Math.min(calls, 5000), host.executor.workers, users + calls);
+    // Each load has its own users, warmed up first, so every load sees the same notes per user.
+    const loads: ({ concurrency: number } & ReturnType<typeof summary>)[] = [];
+    const groups = concurrencies.map((concurrency) => `c${concurrency}`);
+    for (const [index, concurrency] of concurrencies.entries()) {
+      const group = groups[index] as string;
+      await fullPath(host, group, users, 64, 0);
+      const run = await fullPath(host, group, calls, concurrency, users);
+      loads.push({ concurrency, ...summary(run.times, run.elapsedMs) });
+    }
     await host.shutdown();
-    const shared = baseline(dir, calls);
-    const full = summary(throughput.times, throughput.elapsedMs);
-    const oneAtATime = summary(latency.times, latency.elapsedMs);
+    const shared = baseline(dir, groups);
+    // The headline: the busiest load whose p99 is within the target, else the busiest load.
+    const withinTarget = loads.filter((load) => load.p99Ms <= 5);
+    const full = [...(withinTarget.length ? withinTarget : loads)].sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0] as (typeof loads)[number];
     const plain = summary(shared.times, shared.elapsedMs);
     const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory-only'], { encoding: 'utf8', env: process.env });
     const memory = child.status === 0 ? (JSON.parse(child.stdout.trim().split('\n').pop() as string) as Record<string, number>) : { error: child.status ?? -1 };
@@ -150,7 +167,8 @@ if (process.argv.includes('--memory-only')) {
           users,
           calls,
           dataDir: base,
-          fullPath: { concurrency, ...full, latencyOneInFlightPerWorker: { p50Ms: oneAtATime.p50Ms, p99Ms: oneAtATime.p99Ms, callsPerSecond: oneAtATime.callsPerSecond } },
+          fullPath: full,
+          fullPathByConcurrency: loads,
           baselineSharedPlaintextTable: plain,
           ratioToBaseline: Number((full.callsPerSecond / plain.callsPerSecond).toFixed(3)),
           memoryAfterDistinctUsers: memory,

@@ -180,3 +180,37 @@ test('a keyring held by another writer gives BH_STORE_BUSY for a new user, and n
     assert.deepEqual(t.store.execute(t.token('console:newcomer', 'notes'), 'notes', { op: 'count', collection: 'notes' }), { ok: true, count: 0 });
   });
 });
+
+test('executeJson answers exactly what execute answers, for every field type, order, page and error', () => {
+  withStore((t, token) => {
+    const values = [
+      { text: 'plain', priority: 1, score: 2.5, pinned: true, tags: ['a', { b: [1, null, 'ü'] }], dueAt: 1_800_000_000_000 },
+      { text: 'quote " backslash \\ newline \n tab \t 🌍 日本', priority: -7, score: 1, pinned: false, tags: null },
+      { text: 'nulls' },
+      { text: 'big', priority: Number.MAX_SAFE_INTEGER, score: -1.25e-300, tags: { deep: { er: [[[]]] } } },
+      { text: 'json scalars', tags: 'just a string' },
+      { text: 'json number', tags: 42.5 },
+    ];
+    for (const v of values) t.store.execute(token, 'notes', { op: 'insert', collection: 'notes', values: v });
+    const requests: unknown[] = [
+      { op: 'find', collection: 'notes' },
+      { op: 'find', collection: 'notes', orderBy: [{ field: 'priority', direction: 'desc' }, { field: 'text' }] },
+      { op: 'find', collection: 'notes', orderBy: [{ field: 'text', direction: 'desc' }], limit: 2, offset: 1 },
+      { op: 'find', collection: 'notes', where: { pinned: true } },
+      { op: 'find', collection: 'notes', where: { text: 'nothing like this' } },
+      { op: 'count', collection: 'notes', where: { pinned: false } },
+    ];
+    for (const request of requests) {
+      assert.deepEqual(JSON.parse(t.store.executeJson(token, 'notes', request)), t.store.execute(token, 'notes', request), JSON.stringify(request));
+    }
+    const update = { op: 'update', collection: 'notes', where: { text: 'nulls' }, set: { priority: 5 } };
+    assert.deepEqual(JSON.parse(t.store.executeJson(token, 'notes', update)), { ok: true, count: 1 });
+    assert.deepEqual(JSON.parse(t.store.executeJson(token, 'notes', { op: 'delete', collection: 'notes', where: { text: 'json number' } })), { ok: true, count: 1 });
+    const inserted = JSON.parse(t.store.executeJson(token, 'notes', { op: 'insert', collection: 'notes', values: { text: 'via json', pinned: true } })) as { ok: boolean; record: Record<string, unknown> };
+    assert.deepEqual(records(t.store.execute(token, 'notes', { op: 'find', collection: 'notes', where: { id: inserted.record['id'] as string } })), [inserted.record]);
+    const after = t.store.execute(token, 'notes', { op: 'find', collection: 'notes', orderBy: [{ field: 'text' }] });
+    assert.deepEqual(JSON.parse(t.store.executeJson(token, 'notes', { op: 'find', collection: 'notes', orderBy: [{ field: 'text' }] })), after);
+    assert.equal(records(after).length, 6);
+    assert.throws(() => t.store.executeJson(token, 'notes', { op: 'find', collection: 'secrets' }), (e) => isBulkheadError(e) && e.code === 'BH_QUERY_UNKNOWN_COLLECTION');
+  });
+});
