@@ -103,7 +103,7 @@ async function main(argv) {
   const sourceRoot = path.resolve(process.cwd(), argv[0]);
   const outRoot = path.resolve(process.cwd(), argv[1]);
   if (!existsSync(sourceRoot)) {
-    console.log(`pdk/build: ${argv[0]} does not exist; nothing to build`);
+    console.error(`pdk/build: ${argv[0]} does not exist; nothing to build`);
     return 0;
   }
   if (!(await stat(sourceRoot)).isDirectory()) throw new BuildError(`${argv[0]} is not a folder of plugin folders`);
@@ -121,7 +121,7 @@ async function main(argv) {
     await writeFile(path.join(outDir, 'plugin.json'), await readFile(path.join(sourceRoot, name, 'plugin.json')));
     await writeFile(path.join(outDir, 'plugin.wasm'), wasm);
     const ms = Math.round(performance.now() - started);
-    console.log(`built ${path.relative(process.cwd(), outDir) || '.'} from ${language} (${(wasm.byteLength / 1024).toFixed(1)} KiB, ${ms} ms)`);
+    console.error(`built ${path.relative(process.cwd(), outDir) || '.'} from ${language} (${(wasm.byteLength / 1024).toFixed(1)} KiB, ${ms} ms)`);
   }
   return 0;
 }

@@ -8,11 +8,12 @@
  *   filtered by user_id (the design the reference documents warn against), in the same run;
  * - RSS of a fresh process after BENCH_MEMORY_USERS (10,000) distinct users.
  *
- * The full path runs BENCH_CALLS (10,000) calls at each load in BENCH_CONCURRENCY (4,8,16,32,64
+ * The full path runs BENCH_CALLS (10,000) calls at each load in BENCH_CONCURRENCY (1,4,8,16,32,64
  * calls in flight), one after another on the same host; each load reports calls/s and p50/p99
  * latency. With c calls in flight the mean latency is c / throughput (Little's law), so past some
- * load p99 is the length of the queue, not the cost of a call: `fullPath` is the busiest load whose
- * p99 is within the 5 ms target (or the busiest load if none is). The baseline runs the same
+ * load p99 is the length of the queue, not the cost of a call: `fullPath` names the peak load and
+ * the busiest load whose p99 is within the 5 ms target, and `targets.met` says which targets hold
+ * (and whether both throughput and p99 hold at one load). The baseline runs the same
  * sequence of calls, so both see the same number of notes per user.
  * Environment: BENCH_USERS, BENCH_CALLS, BENCH_CONCURRENCY, BENCH_MEMORY_USERS, BENCH_DIR.
  */
@@ -29,8 +30,9 @@ import { builtInPluginsDir, consoleUser, startTestHost, tempDir } from '../helpe
 
 const users = Number(process.env['BENCH_USERS'] ?? 1000);
 const calls = Number(process.env['BENCH_CALLS'] ?? 10_000);
-const concurrencies = (process.env['BENCH_CONCURRENCY'] ?? '4,8,16,32,64').split(',').map(Number);
+const concurrencies = (process.env['BENCH_CONCURRENCY'] ?? '1,4,8,16,32,64').split(',').map(Number);
 const memoryUsers = Number(process.env['BENCH_MEMORY_USERS'] ?? 10_000);
+const targets = { callsPerSecond: 10_000, p99Ms: 5, rssMiB: 512 } as const;
 
 function percentile(sortedMs: number[], p: number): number {
   return Number((sortedMs[Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1)] as number).toFixed(3));
@@ -151,9 +153,9 @@ if (process.argv.includes('--memory-only')) {
     }
     await host.shutdown();
     const shared = baseline(dir, groups);
-    // The headline: the busiest load whose p99 is within the target, else the busiest load.
-    const withinTarget = loads.filter((load) => load.p99Ms <= 5);
-    const full = [...(withinTarget.length ? withinTarget : loads)].sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0] as (typeof loads)[number];
+    const busiest = (list: typeof loads): (typeof loads)[number] | null => [...list].sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0] ?? null;
+    const peak = busiest(loads) as (typeof loads)[number];
+    const withinP99 = busiest(loads.filter((load) => load.p99Ms <= targets.p99Ms));
     const plain = summary(shared.times, shared.elapsedMs);
     const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory-only'], { encoding: 'utf8', env: process.env });
     const memory = child.status === 0 ? (JSON.parse(child.stdout.trim().split('\n').pop() as string) as Record<string, number>) : { error: child.status ?? -1 };
@@ -167,12 +169,24 @@ if (process.argv.includes('--memory-only')) {
           users,
           calls,
           dataDir: base,
-          fullPath: full,
+          // peak: the load with the most calls/s; withinP99Target: the busiest load whose p99 <= 5 ms.
+          fullPath: { peak, withinP99Target: withinP99 },
           fullPathByConcurrency: loads,
           baselineSharedPlaintextTable: plain,
-          ratioToBaseline: Number((full.callsPerSecond / plain.callsPerSecond).toFixed(3)),
+          ratioToBaseline: {
+            peak: Number((peak.callsPerSecond / plain.callsPerSecond).toFixed(3)),
+            withinP99Target: withinP99 ? Number((withinP99.callsPerSecond / plain.callsPerSecond).toFixed(3)) : null,
+          },
           memoryAfterDistinctUsers: memory,
-          targets: { callsPerSecond: 10_000, p99Ms: 5, rssMiB: 512 },
+          targets: {
+            ...targets,
+            met: {
+              callsPerSecond: peak.callsPerSecond >= targets.callsPerSecond,
+              p99AtSomeLoad: withinP99 !== null,
+              bothAtOneLoad: loads.some((load) => load.callsPerSecond >= targets.callsPerSecond && load.p99Ms <= targets.p99Ms),
+              rss: typeof memory['rssMiB'] === 'number' && memory['rssMiB'] < targets.rssMiB,
+            },
+          },
         },
         null,
         2,
