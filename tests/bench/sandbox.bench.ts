@@ -14,8 +14,11 @@
  * load p99 is the length of the queue, not the cost of a call: `fullPath` names the peak load and
  * the busiest load whose p99 is within the 5 ms target, and `targets.met` says which targets hold
  * (and whether both throughput and p99 hold at one load). The baseline runs the same
- * sequence of calls, so both see the same number of notes per user.
- * Environment: BENCH_USERS, BENCH_CALLS, BENCH_CONCURRENCY, BENCH_MEMORY_USERS, BENCH_DIR.
+ * sequence of calls, so both see the same number of notes per user. Then the open loop: calls
+ * arrive at each rate in BENCH_RATES (5000,10000 per second; 2 x BENCH_CALLS calls each), and
+ * latency is counted from when each call was due (`fullPathAtOfferedRate`).
+ * Environment: BENCH_USERS, BENCH_CALLS, BENCH_CONCURRENCY, BENCH_RATES, BENCH_MEMORY_USERS,
+ * BENCH_DIR.
  */
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -26,15 +29,18 @@ import { fileURLToPath } from 'node:url';
 import Database from '../../host/store/sqlite-driver.js';
 import { storeDefaults } from '../../host/store/store.js';
 import type { Host } from '../../host/host.js';
+import { isBulkheadError } from '../../host/core/errors.js';
 import { builtInPluginsDir, consoleUser, startTestHost, tempDir } from '../helpers/fixtures.js';
 
 const users = Number(process.env['BENCH_USERS'] ?? 1000);
 const calls = Number(process.env['BENCH_CALLS'] ?? 10_000);
 const concurrencies = (process.env['BENCH_CONCURRENCY'] ?? '1,4,8,16,32,64').split(',').map(Number);
+const rates = (process.env['BENCH_RATES'] ?? '5000,10000').split(',').map(Number);
 const memoryUsers = Number(process.env['BENCH_MEMORY_USERS'] ?? 10_000);
 const targets = { callsPerSecond: 10_000, p99Ms: 5, rssMiB: 512 } as const;
 
 function percentile(sortedMs: number[], p: number): number {
+  if (sortedMs.length === 0) return Number.NaN; // printed as null
   return Number((sortedMs[Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1)] as number).toFixed(3));
 }
 
@@ -69,6 +75,55 @@ async function fullPath(host: Host, group: string, count: number, inFlight: numb
   };
   await Promise.all(Array.from({ length: inFlight }, lane));
   return { times, elapsedMs: performance.now() - started };
+}
+
+/**
+ * Open loop: call i is due at start + i / rate, whatever happened to the calls before it (as
+ * messages arrive from chat), and its latency is counted from when it was due, so a stall shows
+ * in every call it held up (no coordinated omission). Due calls are sent from a 1 ms timer, so
+ * timer lateness counts against us too. If the host cannot keep up, the backlog and the
+ * latencies grow without bound and the figures say so.
+ */
+async function fullPathAtRate(
+  host: Host,
+  group: string,
+  count: number,
+  rate: number,
+  offset: number,
+): Promise<{ times: number[]; elapsedMs: number; shed: number }> {
+  const times: number[] = [];
+  const interval = 1000 / rate;
+  const started = performance.now();
+  let sent = 0;
+  let finished = 0;
+  let shed = 0;
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      if (++finished === count) resolve();
+    };
+    const tick = (): void => {
+      const due = Math.min(count, Math.floor((performance.now() - started) / interval) + 1);
+      for (; sent < due; sent++) {
+        const dueAt = started + sent * interval;
+        const { user, capability, params } = workload(group, offset + sent);
+        host.dispatcher.invoke(consoleUser(user), 'notes', capability, params).then(
+          () => {
+            times.push(performance.now() - dueAt);
+            done();
+          },
+          (error: unknown) => {
+            // A full queue refuses the call at once (BH_EXECUTOR_OVERLOADED): load shedding, counted.
+            if (!isBulkheadError(error) || error.code !== 'BH_EXECUTOR_OVERLOADED') return reject(error as Error);
+            shed++;
+            done();
+          },
+        );
+      }
+      if (sent < count) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  return { times, elapsedMs: performance.now() - started, shed };
 }
 
 /** Same work in plain TypeScript on one shared plaintext table, filtered by user_id. */
@@ -151,6 +206,13 @@ if (process.argv.includes('--memory-only')) {
       const run = await fullPath(host, group, calls, concurrency, users);
       loads.push({ concurrency, ...summary(run.times, run.elapsedMs) });
     }
+    const offered: ({ offeredPerSecond: number; shed: number } & ReturnType<typeof summary>)[] = [];
+    for (const rate of rates) {
+      const group = `r${rate}`;
+      await fullPath(host, group, users, 64, 0);
+      const run = await fullPathAtRate(host, group, 2 * calls, rate, users);
+      offered.push({ offeredPerSecond: rate, shed: run.shed, ...summary(run.times, run.elapsedMs) });
+    }
     await host.shutdown();
     const shared = baseline(dir, groups);
     const busiest = (list: typeof loads): (typeof loads)[number] | null => [...list].sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0] ?? null;
@@ -172,6 +234,9 @@ if (process.argv.includes('--memory-only')) {
           // peak: the load with the most calls/s; withinP99Target: the busiest load whose p99 <= 5 ms.
           fullPath: { peak, withinP99Target: withinP99 },
           fullPathByConcurrency: loads,
+          // Open loop at a fixed arrival rate: callsPerSecond was achieved (calls served / time),
+          // shed were refused with BH_EXECUTOR_OVERLOADED, latency counts from when a call was due.
+          fullPathAtOfferedRate: offered,
           baselineSharedPlaintextTable: plain,
           ratioToBaseline: {
             peak: Number((peak.callsPerSecond / plain.callsPerSecond).toFixed(3)),
@@ -184,6 +249,10 @@ if (process.argv.includes('--memory-only')) {
               callsPerSecond: peak.callsPerSecond >= targets.callsPerSecond,
               p99AtSomeLoad: withinP99 !== null,
               bothAtOneLoad: loads.some((load) => load.callsPerSecond >= targets.callsPerSecond && load.p99Ms <= targets.p99Ms),
+              bothAtOfferedRate: offered.some(
+                (load) =>
+                  load.offeredPerSecond >= targets.callsPerSecond && load.shed === 0 && load.callsPerSecond >= 0.98 * load.offeredPerSecond && load.p99Ms <= targets.p99Ms,
+              ),
               rss: typeof memory['rssMiB'] === 'number' && memory['rssMiB'] < targets.rssMiB,
             },
           },
