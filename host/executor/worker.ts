@@ -157,7 +157,12 @@ async function run(call: CallMessage): Promise<{ replies: string[]; output: stri
     throw classifyFailure(error, instance, state);
   }
   instances.set(key, instance);
-  return { replies: state.replies, output: output ? outputText(output.bytes(), state) : null };
+  const text = output ? outputText(output.bytes(), state) : null;
+  // The SDK keeps this call's blocks (input, output, host-function messages) until the instance's
+  // next call, which for an idle user may be minutes away: long enough to survive the young
+  // generation and fill the old one, so that major GC pauses grow. Released now instead.
+  await instance.plugin.reset();
+  return { replies: state.replies, output: text };
 }
 
 async function instantiate(plugin: WorkerPlugin): Promise<Instance> {
