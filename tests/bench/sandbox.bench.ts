@@ -16,7 +16,8 @@
  * (and whether both throughput and p99 hold at one load). The baseline runs the same
  * sequence of calls, so both see the same number of notes per user. Then the open loop: calls
  * arrive at each rate in BENCH_RATES (5000,10000 per second; 2 x BENCH_CALLS calls each), and
- * latency is counted from when each call was due (`fullPathAtOfferedRate`).
+ * latency is counted from when each call was due (`fullPathAtOfferedRate`); and the same open loop
+ * calling a plugin export that does nothing (`emptyCallAtOfferedRate`), the floor under it.
  * Environment: BENCH_USERS, BENCH_CALLS, BENCH_CONCURRENCY, BENCH_RATES, BENCH_MEMORY_USERS,
  * BENCH_DIR.
  */
@@ -30,7 +31,7 @@ import Database from '../../host/store/sqlite-driver.js';
 import { storeDefaults } from '../../host/store/store.js';
 import type { Host } from '../../host/host.js';
 import { isBulkheadError } from '../../host/core/errors.js';
-import { builtInPluginsDir, consoleUser, startTestHost, tempDir } from '../helpers/fixtures.js';
+import { builtInPluginsDir, consoleUser, fixturePluginsDir, startTestHost, tempDir } from '../helpers/fixtures.js';
 
 const users = Number(process.env['BENCH_USERS'] ?? 1000);
 const calls = Number(process.env['BENCH_CALLS'] ?? 10_000);
@@ -84,13 +85,7 @@ async function fullPath(host: Host, group: string, count: number, inFlight: numb
  * timer lateness counts against us too. If the host cannot keep up, the backlog and the
  * latencies grow without bound and the figures say so.
  */
-async function fullPathAtRate(
-  host: Host,
-  group: string,
-  count: number,
-  rate: number,
-  offset: number,
-): Promise<{ times: number[]; elapsedMs: number; shed: number }> {
+async function openLoop(count: number, rate: number, invoke: (i: number) => Promise<unknown>): Promise<{ times: number[]; elapsedMs: number; shed: number }> {
   const times: number[] = [];
   const interval = 1000 / rate;
   const started = performance.now();
@@ -105,8 +100,7 @@ async function fullPathAtRate(
       const due = Math.min(count, Math.floor((performance.now() - started) / interval) + 1);
       for (; sent < due; sent++) {
         const dueAt = started + sent * interval;
-        const { user, capability, params } = workload(group, offset + sent);
-        host.dispatcher.invoke(consoleUser(user), 'notes', capability, params).then(
+        invoke(sent).then(
           () => {
             times.push(performance.now() - dueAt);
             done();
@@ -196,7 +190,7 @@ if (process.argv.includes('--memory-only')) {
   const dir = mkdtempSync(path.join(base, 'bulkhead-bench-'));
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
-    const host = startTestHost({ dataDir: path.join(dir, 'host'), builtInDirs: [builtInPluginsDir], env: { BULKHEAD_INSTANCES_PER_WORKER: String(Math.max(512, users)), BULKHEAD_STORE_MAX_OPEN_FILES: String(Math.max(256, users)) } });
+    const host = startTestHost({ dataDir: path.join(dir, 'host'), builtInDirs: [builtInPluginsDir, fixturePluginsDir], env: { BULKHEAD_INSTANCES_PER_WORKER: String(Math.max(512, users)), BULKHEAD_STORE_MAX_OPEN_FILES: String(Math.max(256, users)) } });
     // Each load has its own users, warmed up first, so every load sees the same notes per user.
     const loads: ({ concurrency: number } & ReturnType<typeof summary>)[] = [];
     const groups = concurrencies.map((concurrency) => `c${concurrency}`);
@@ -210,8 +204,20 @@ if (process.argv.includes('--memory-only')) {
     for (const rate of rates) {
       const group = `r${rate}`;
       await fullPath(host, group, users, 64, 0);
-      const run = await fullPathAtRate(host, group, 2 * calls, rate, users);
+      const run = await openLoop(2 * calls, rate, (i) => {
+        const { user, capability, params } = workload(group, users + i);
+        return host.dispatcher.invoke(consoleUser(user), 'notes', capability, params);
+      });
       offered.push({ offeredPerSecond: rate, shed: run.shed, ...summary(run.times, run.elapsedMs) });
+    }
+    // The floor: the same open loop through dispatcher, executor and an Extism call of an export
+    // that does nothing (test plugin outfmt.empty: no host function, no store, no output).
+    const floor: ({ offeredPerSecond: number; shed: number } & ReturnType<typeof summary>)[] = [];
+    for (const rate of rates) {
+      const call = (i: number): Promise<unknown> => host.dispatcher.invoke(consoleUser(`floor-user-${i % users}`), 'outfmt', 'empty', {});
+      for (let i = 0; i < users; i++) await call(i);
+      const run = await openLoop(2 * calls, rate, call);
+      floor.push({ offeredPerSecond: rate, shed: run.shed, ...summary(run.times, run.elapsedMs) });
     }
     await host.shutdown();
     const shared = baseline(dir, groups);
@@ -237,6 +243,9 @@ if (process.argv.includes('--memory-only')) {
           // Open loop at a fixed arrival rate: callsPerSecond was achieved (calls served / time),
           // shed were refused with BH_EXECUTOR_OVERLOADED, latency counts from when a call was due.
           fullPathAtOfferedRate: offered,
+          // The same open loop calling a plugin export that does nothing: what the machine and the
+          // executor cost before any plugin work, SQLite or encryption.
+          emptyCallAtOfferedRate: floor,
           baselineSharedPlaintextTable: plain,
           ratioToBaseline: {
             peak: Number((peak.callsPerSecond / plain.callsPerSecond).toFixed(3)),
