@@ -38,23 +38,32 @@ export class Dispatcher {
   readonly #options: DispatcherOptions;
   /** Recently minted tokens by (user, plugin, front): see #token. */
   readonly #tokens = new Map<string, { token: string; expiresAt: number }>();
+  readonly #catalogs = new Map<string, readonly Capability[]>();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
   }
 
-  /** Capabilities this caller may invoke from this front, for help texts and routers. */
-  catalog(caller: Pick<CallerContext, 'front' | 'admin'>): Capability[] {
-    const out: Capability[] = [];
-    for (const plugin of this.#options.plugins.values()) {
-      for (const capability of plugin.capabilities.values()) {
-        if (forbiddenReason(capability, caller) === undefined) out.push(capability);
+  /**
+   * Capabilities this caller may invoke from this front, for help texts and routers. The same
+   * (front, admin) always gets the same frozen array, so routers can cache what they build from it.
+   */
+  catalog(caller: Pick<CallerContext, 'front' | 'admin'>): readonly Capability[] {
+    const key = `${caller.front}\u0000${caller.admin}`;
+    let catalog = this.#catalogs.get(key);
+    if (!catalog) {
+      const out: Capability[] = [];
+      for (const plugin of this.#options.plugins.values()) {
+        for (const capability of plugin.capabilities.values()) {
+          if (forbiddenReason(capability, caller) === undefined) out.push(capability);
+        }
       }
+      catalog = Object.freeze(out);
+      this.#catalogs.set(key, catalog);
     }
-    return out;
+    return catalog;
   }
 
-  /** Resolves and checks a call without running it; throws the BulkheadError a caller would get. */
   resolve(caller: CallerContext, pluginName: string, capabilityName: string, params: unknown): { capability: Capability; plugin: LoadedPlugin; input: string } {
     const plugins = this.#options.plugins;
     const plugin = plugins.get(pluginName);

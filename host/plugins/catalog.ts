@@ -118,13 +118,23 @@ export function preparePlugin(read: PluginFolder, builtIn: boolean, caps: LimitC
   const exported = new Set(WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name));
   const capabilities = new Map<string, Capability>();
   for (const spec of manifest.capabilities ?? []) {
-    const exportName = spec.export ?? spec.name.replace(':', '_');
+    const exportName = exportNameOf(spec);
     if (!exported.has(exportName)) {
       throw new BulkheadError('BH_PLUGIN_EXPORT_MISSING', { plugin: name, capability: spec.name, export: exportName });
     }
-    capabilities.set(spec.name, { plugin: name, spec, exportName, ...compileParams(name, spec) });
+    capabilities.set(spec.name, capabilityFrom(name, spec));
   }
   return { manifest, folder: read.folder, builtIn, limits, module, wasmSha256: read.wasmSha256, capabilities };
+}
+
+/** The export a capability calls: its `export`, else its name with `:` as `_` (admin:x -> admin_x). */
+function exportNameOf(spec: CapabilitySpec): string {
+  return spec.export ?? spec.name.replace(':', '_');
+}
+
+/** A capability of a manifest, with its params validator (BH_MANIFEST_INVALID for a bad schema). */
+export function capabilityFrom(plugin: string, spec: CapabilitySpec): Capability {
+  return { plugin, spec, exportName: exportNameOf(spec), ...compileParams(plugin, spec) };
 }
 
 /** Params are an object; a capability without a params schema takes none. */

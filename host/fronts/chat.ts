@@ -1,0 +1,45 @@
+/**
+ * One chat message, from any front, through the one capability path: the router picks a
+ * capability from the catalog allowed on the caller's front, the dispatcher checks and runs it as
+ * the caller (whose identity the front established before the router saw the text), and the
+ * answer is the plugin's replies, or a message that says what went wrong and what to do.
+ */
+import { BulkheadError } from '../core/errors.js';
+import type { CallOutcome } from '../executor/executor.js';
+import type { CallerContext, Dispatcher } from '../dispatch/dispatcher.js';
+import type { Route } from '../router/route.js';
+import type { Router } from '../router/router.js';
+
+export interface ChatAnswer {
+  /** What to send back to the conversation, in order. Never empty. */
+  readonly replies: readonly string[];
+  readonly route: Route;
+  readonly outcome?: CallOutcome;
+  readonly error?: BulkheadError;
+}
+
+export interface ChatDeps {
+  readonly dispatcher: Dispatcher;
+  readonly router: Router;
+}
+
+export async function answerChat(deps: ChatDeps, caller: CallerContext, text: string): Promise<ChatAnswer> {
+  const route = await deps.router.route(text, deps.dispatcher.catalog(caller));
+  if (route.kind === 'reply') return { replies: [route.text], route };
+  try {
+    const outcome = await deps.dispatcher.invoke(caller, route.plugin, route.capability, route.params);
+    const replies = outcome.replies.length > 0 ? outcome.replies : [`Done (${route.plugin} ${route.capability}).`];
+    return { replies, route, outcome };
+  } catch (error) {
+    if (!(error instanceof BulkheadError)) throw error;
+    return { replies: [failureText(error)], route, error };
+  }
+}
+
+/**
+ * A coded error as a chat reply. Messages in the error table are built only from safe values and
+ * say what to do; a plugin's own explanation (`detail`) is the plugin talking to its user.
+ */
+export function failureText(error: BulkheadError): string {
+  return `Sorry, that did not work: ${error.message}${error.detail ? ` (${error.detail})` : ''}`;
+}

@@ -1,0 +1,127 @@
+/**
+ * The deterministic router: works with no language model, so a newcomer without an API key can
+ * use every plugin, and chat keeps working when the model is down. It understands
+ *
+ * - explicit calls: `notes.add {"text":"buy milk"}` (also what follows `/bulkhead`), `notes.list`;
+ * - commands: `notes add buy milk` (the rest of the line fills the capability's only text param),
+ *   `notes list`, `notes add {"text":"buy milk"}`;
+ * - `help` and `help notes`;
+ * - phrases shaped like the examples in the manifests: the example "note: buy oat milk" with
+ *   params {"text": "buy oat milk"} teaches the pattern `note: <text>`, so "add a note: buy milk"
+ *   becomes notes.add {"text": "buy milk"}.
+ *
+ * Whatever it builds is validated against the capability's params schema before it is returned.
+ */
+import type { Capability } from '../plugins/catalog.js';
+import { call, validParams, type Catalog, type Route } from './route.js';
+import { compileExamples, type ExamplePattern } from './examples.js';
+
+/** Longest message matched against example patterns; longer ones need a command (or the LLM). */
+export const maxExampleMatchChars = 500;
+
+const explicitCall = /^([a-z][a-z0-9-]{0,62})\.((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})(?:\s+([\s\S]*))?$/;
+const command = /^([a-z][a-z0-9-]{0,62})\s+((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})(?:\s+([\s\S]*))?$/;
+
+export class DeterministicRouter {
+  readonly #catalog: Catalog;
+  readonly #byName = new Map<string, Capability>();
+  readonly #patterns: readonly ExamplePattern[];
+
+  constructor(catalog: Catalog) {
+    this.#catalog = catalog;
+    for (const capability of catalog) this.#byName.set(`${capability.plugin}.${capability.spec.name}`, capability);
+    this.#patterns = compileExamples(catalog);
+  }
+
+  /** A route for `text`, or undefined when nothing here matches (the caller decides what next). */
+  match(text: string): Route | undefined {
+    const line = normalize(text);
+    if (line === '') return undefined;
+    if (/^(help|\?|commands)$/i.test(line)) return { kind: 'reply', reason: 'help', text: helpText(this.#catalog) };
+    const helpFor = /^help\s+([a-z][a-z0-9-]{0,62})$/i.exec(line);
+    if (helpFor) return { kind: 'reply', reason: 'help', text: helpText(this.#catalog, (helpFor[1] as string).toLowerCase()) };
+
+    const explicit = explicitCall.exec(line) ?? command.exec(line);
+    if (explicit) {
+      const capability = this.#byName.get(`${explicit[1]}.${explicit[2]}`);
+      if (capability) return this.#commandRoute(capability, explicit[3]?.trim() ?? '');
+    }
+    return this.#examplesRoute(line);
+  }
+
+  #commandRoute(capability: Capability, rest: string): Route {
+    const name = `${capability.plugin}.${capability.spec.name}`;
+    let params: unknown;
+    if (rest === '') {
+      params = {};
+    } else if (rest.startsWith('{')) {
+      try {
+        params = JSON.parse(rest);
+      } catch {
+        return { kind: 'reply', reason: 'invalid', text: `The params after ${name} are not valid JSON. ${usage(capability)}` };
+      }
+    } else {
+      const field = soleTextParam(capability);
+      if (!field) return { kind: 'reply', reason: 'invalid', text: `${name} takes its params as JSON. ${usage(capability)}` };
+      params = { [field]: rest };
+    }
+    const valid = validParams(capability, params);
+    if (!valid) return { kind: 'reply', reason: 'invalid', text: `Those params do not fit ${name}. ${usage(capability)}` };
+    return call(capability, valid, 'command');
+  }
+
+  #examplesRoute(line: string): Route | undefined {
+    // Patterns have lazy slots; bounding the text bounds the backtracking (examples are <= 500).
+    if (line.length > maxExampleMatchChars) return undefined;
+    let best: { route: Route; score: number } | undefined;
+    for (const pattern of this.#patterns) {
+      if (best && pattern.score <= best.score) continue;
+      const params = pattern.match(line);
+      if (!params) continue;
+      const valid = validParams(pattern.capability, params);
+      if (valid) best = { route: call(pattern.capability, valid, 'examples'), score: pattern.score };
+    }
+    return best?.route;
+  }
+}
+
+/** Trims, drops a leading `/bulkhead`, and folds runs of whitespace (not inside JSON strings). */
+export function normalize(text: string): string {
+  let line = text.trim();
+  if (/^\/bulkhead\b/i.test(line)) line = line.slice('/bulkhead'.length).trim();
+  const brace = line.indexOf('{');
+  const head = brace === -1 ? line : line.slice(0, brace);
+  return head.replace(/\s+/g, ' ') + (brace === -1 ? '' : line.slice(brace));
+}
+
+/** The name of the only string property when a capability has exactly one (required or not). */
+function soleTextParam(capability: Capability): string | undefined {
+  const schema = capability.spec.params as { properties?: Record<string, { type?: unknown }> } | undefined;
+  const strings = Object.entries(schema?.properties ?? {}).filter(([, property]) => property?.type === 'string');
+  const required = (capability.spec.params as { required?: unknown } | undefined)?.required;
+  const requiredStrings = Array.isArray(required) ? strings.filter(([name]) => required.includes(name)) : [];
+  if (requiredStrings.length === 1) return requiredStrings[0]?.[0];
+  return strings.length === 1 ? strings[0]?.[0] : undefined;
+}
+
+function usage(capability: Capability): string {
+  const name = `${capability.plugin}.${capability.spec.name}`;
+  const example = capability.spec.examples?.find((e) => Object.keys(e.params).length > 0) ?? capability.spec.examples?.[0];
+  return example ? `Try: ${name} ${JSON.stringify(example.params)}` : `Try: ${name}`;
+}
+
+/** Every capability on this front, or one plugin's, with a line of description and an example. */
+export function helpText(catalog: Catalog, plugin?: string): string {
+  const shown = plugin ? catalog.filter((c) => c.plugin === plugin) : catalog;
+  if (shown.length === 0) {
+    const plugins = [...new Set(catalog.map((c) => c.plugin))].join(', ') || 'none';
+    return plugin ? `There is no plugin called ${plugin} here. Plugins: ${plugins}.` : 'No plugins are available here.';
+  }
+  const lines = ['Here is what I can do. Write it in your own words, or as a command:'];
+  for (const capability of shown) {
+    const example = capability.spec.examples?.find((e) => e.text);
+    lines.push(`• ${capability.plugin} ${capability.spec.name}: ${capability.spec.description}${example?.text ? ` (e.g. "${example.text}")` : ''}`);
+  }
+  lines.push('Commands look like `notes add buy milk` or `notes.add {"text":"buy milk"}`; `help <plugin>` shows one plugin.');
+  return lines.join('\n');
+}

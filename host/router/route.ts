@@ -1,0 +1,37 @@
+/**
+ * What a router decides for one chat message. It names a capability and its params, and nothing
+ * else: no user, no conversation. Identity travels beside the text, never through the router.
+ */
+import type { Capability } from '../plugins/catalog.js';
+
+/** Call this capability with these params (already valid against its schema). */
+export interface RouteCall {
+  readonly kind: 'call';
+  readonly plugin: string;
+  readonly capability: string;
+  readonly params: Record<string, unknown>;
+  /** Which router decided: for logs and tests. */
+  readonly by: 'command' | 'examples' | 'llm';
+}
+
+/** Nothing to call: the reply explains what the user can do instead. */
+export interface RouteReply {
+  readonly kind: 'reply';
+  readonly text: string;
+  readonly reason: 'help' | 'no-match' | 'unavailable' | 'invalid';
+}
+
+export type Route = RouteCall | RouteReply;
+
+/** The capabilities a router may choose from: those the dispatcher allows on the caller's front. */
+export type Catalog = readonly Capability[];
+
+/** A capability's params validated against its schema, or undefined when they do not fit. */
+export function validParams(capability: Capability, params: unknown): Record<string, unknown> | undefined {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) return undefined;
+  return capability.validateParams(params) ? (params as Record<string, unknown>) : undefined;
+}
+
+export function call(capability: Capability, params: Record<string, unknown>, by: RouteCall['by']): RouteCall {
+  return { kind: 'call', plugin: capability.plugin, capability: capability.spec.name, params, by };
+}
