@@ -32,6 +32,48 @@ export interface BulkheadConfig {
   readonly dataDir: string;
   readonly store: StoreSettings;
   readonly plugins: PluginSettings;
+  readonly chat: ChatSettings;
+}
+
+/** Chat fronts and routing. Secrets (tokens, API keys) are not here: see `readChatSecrets`. */
+export interface ChatSettings {
+  /** `BULKHEAD_HTTP_HOST` / `BULKHEAD_HTTP_PORT`: the host's HTTP server (Slack HTTP mode, later the dashboard). Default 127.0.0.1:3000. */
+  readonly httpHost: string;
+  readonly httpPort: number;
+  /** `BULKHEAD_ADMINS`: platform identities with the admin flag, comma-separated, e.g. `slack:T0123:U0456`. */
+  readonly admins: ReadonlySet<string>;
+  /** `SLACK_API_URL`: the Slack Web API base URL (GovSlack, proxies, test servers). Default Slack's. */
+  readonly slackApiUrl: string | undefined;
+  /** `OPENAI_BASE_URL`, `BULKHEAD_LLM_MODEL` (default gpt-4o-mini), `BULKHEAD_LLM_TIMEOUT_MS` (default 8000), `BULKHEAD_LLM_MAX_RETRIES` (default 1). */
+  readonly llm: LlmSettings;
+}
+
+export interface LlmSettings {
+  readonly baseURL: string | undefined;
+  readonly model: string;
+  readonly timeoutMs: number;
+  readonly maxRetries: number;
+}
+
+/** Secrets for the chat fronts, read once at start-up and handed only to the code that uses them. */
+export interface ChatSecrets {
+  readonly slackBotToken: string | undefined;
+  readonly slackAppToken: string | undefined;
+  readonly slackSigningSecret: string | undefined;
+  readonly openaiApiKey: string | undefined;
+}
+
+export function readChatSecrets(environment: Environment): ChatSecrets {
+  const value = (name: string): string | undefined => {
+    const v = environment.vars[name]?.trim();
+    return v ? v : undefined;
+  };
+  return {
+    slackBotToken: value('SLACK_BOT_TOKEN'),
+    slackAppToken: value('SLACK_APP_TOKEN'),
+    slackSigningSecret: value('SLACK_SIGNING_SECRET'),
+    openaiApiKey: value('OPENAI_API_KEY'),
+  };
 }
 
 export interface PluginSettings {
@@ -83,8 +125,44 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
         memoryMiB: integer('BULKHEAD_LIMIT_MEMORY_MIB', env['BULKHEAD_LIMIT_MEMORY_MIB'], 1, 4096, defaultCaps.memoryMiB),
       }),
     },
+    chat: {
+      httpHost: env['BULKHEAD_HTTP_HOST'] || '127.0.0.1',
+      httpPort: integer('BULKHEAD_HTTP_PORT', env['BULKHEAD_HTTP_PORT'], 0, 65_535, 3000),
+      admins: Object.freeze(new Set(list(env['BULKHEAD_ADMINS']).map((entry) => adminIdentity(entry)))),
+      slackApiUrl: url('SLACK_API_URL', env['SLACK_API_URL']),
+      llm: Object.freeze({
+        baseURL: url('OPENAI_BASE_URL', env['OPENAI_BASE_URL']),
+        model: env['BULKHEAD_LLM_MODEL'] || 'gpt-4o-mini',
+        timeoutMs: integer('BULKHEAD_LLM_TIMEOUT_MS', env['BULKHEAD_LLM_TIMEOUT_MS'], 100, 120_000, 8000),
+        maxRetries: integer('BULKHEAD_LLM_MAX_RETRIES', env['BULKHEAD_LLM_MAX_RETRIES'], 0, 5, 1),
+      }),
+    },
   };
-  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins) });
+  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat) });
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+}
+
+const adminPattern = /^slack:[A-Z0-9]{1,32}:[A-Z0-9]{1,32}$|^console:[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function adminIdentity(entry: string): string {
+  if (!adminPattern.test(entry)) {
+    throw new BulkheadError('BH_CONFIG_INVALID', { variable: 'BULKHEAD_ADMINS', problem: 'each entry must look like slack:<team id>:<user id> or console:<name>' });
+  }
+  return entry;
+}
+
+function url(variable: string, value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  try {
+    const parsed = new URL(value.trim());
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return parsed.toString();
+  } catch {
+    // reported below
+  }
+  throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: 'must be an http or https URL' });
 }
 
 function oneOf<T extends string>(variable: string, value: string | undefined, allowed: readonly T[], fallback: T): T {

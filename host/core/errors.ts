@@ -44,6 +44,12 @@ export const errorTable = {
     message: 'Bad usage: {problem}. Run `npx bulkhead help` for the commands.',
   },
 
+  // ---- chat: identity and fronts ------------------------------------------------------------
+  BH_IDENTITY_INVALID: {
+    area: 'chat',
+    message: 'A {platform} identity did not have the shape that platform issues; the message was ignored.',
+  },
+
   // ---- caller tokens -------------------------------------------------------------------------
   BH_TOKEN_MALFORMED: {
     area: 'token',

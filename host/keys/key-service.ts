@@ -38,6 +38,7 @@ export function fileKeyFor(pluginKey: PluginKey, fileId: string, salt: Buffer): 
  * master  -> ["plugin", name]            -> plugin key -> ["plugin-file-root"] / ["file-names"]
  *                                                        -> ["user-file", fileId] + salt = file key
  *         -> ["keyring"]                 -> key of the host keyring database
+ *         -> ["identity-directory"]      -> key of the identity directory database
  * signing -> ["caller-token"]            -> MAC key of caller tokens (kid: ["caller-token-kid"])
  * ```
  */
@@ -68,6 +69,11 @@ export class KeyService {
 
   keyringKey(): Buffer {
     return deriveKey(this.#master, ['keyring']);
+  }
+
+  /** Key of the identity directory database (platform identity -> globalUserId). */
+  identityKey(): Buffer {
+    return deriveKey(this.#master, ['identity-directory']);
   }
 
   tokenKey(): TokenKey {

@@ -1,0 +1,72 @@
+/**
+ * The identity directory: which Bulkhead user a verified platform identity is. A Slack user is
+ * (team_id, user_id) as Slack signed it; on first contact they get a random globalUserId, and
+ * from then on always the same one. The directory is the host's own encrypted database; nothing
+ * below the fronts ever sees a platform id, and user files are named after the globalUserId (by
+ * HMAC), so a directory listing links no file to a Slack account.
+ *
+ * Losing a row would lose the user's way back to their files: writes are synchronous=FULL.
+ *
+ * @example
+ * const directory = new IdentityDirectory(path.join(dataDir, 'identities.db'), keys.identityKey(), 'aegis');
+ * const globalUserId = directory.resolve('slack', 'T0123', 'U0456'); // "u_3q2...": stable
+ */
+import { randomBytes } from 'node:crypto';
+import { BulkheadError } from '../core/errors.js';
+import { enableWal, fileOwnership, openEncryptedDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
+import type { SqliteStatement } from '../store/sqlite-driver.js';
+
+/** `application_id` of the directory file ("BHi1"). */
+const directoryApplicationId = 0x42486931;
+
+export type Platform = 'slack';
+
+/** Platform ids as Slack issues them (team T..., enterprise E..., user U.../W...). */
+const platformIdPattern = /^[A-Z0-9]{1,32}$/;
+
+export class IdentityDirectory {
+  readonly #db: SqliteDatabase;
+  readonly #get: SqliteStatement<[string, string, string], { global_user_id: string }>;
+  readonly #insert: SqliteStatement<[string, string, string, string, number]>;
+
+  constructor(file: string, key: Buffer, cipher: Cipher) {
+    const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });
+    try {
+      fileOwnership(db, directoryApplicationId);
+      enableWal(db);
+      db.pragma('synchronous = FULL');
+      db.exec(`CREATE TABLE IF NOT EXISTS "identities" (
+        "platform" TEXT NOT NULL, "team_id" TEXT NOT NULL, "user_id" TEXT NOT NULL,
+        "global_user_id" TEXT NOT NULL UNIQUE, "created_at" INTEGER NOT NULL,
+        PRIMARY KEY ("platform", "team_id", "user_id")) STRICT, WITHOUT ROWID`);
+      db.pragma(`application_id = ${directoryApplicationId}`);
+    } catch (error) {
+      db.close();
+      throw translateSqliteError(error);
+    }
+    this.#db = db;
+    this.#get = db.prepare('SELECT "global_user_id" FROM "identities" WHERE "platform" = ? AND "team_id" = ? AND "user_id" = ?');
+    this.#insert = db.prepare(
+      'INSERT OR IGNORE INTO "identities" ("platform", "team_id", "user_id", "global_user_id", "created_at") VALUES (?, ?, ?, ?, ?)',
+    );
+  }
+
+  /** The globalUserId of a verified platform identity, created on first contact. */
+  resolve(platform: Platform, teamId: string, userId: string): string {
+    if (!platformIdPattern.test(teamId) || !platformIdPattern.test(userId)) {
+      throw new BulkheadError('BH_IDENTITY_INVALID', { platform });
+    }
+    try {
+      const known = this.#get.get(platform, teamId, userId);
+      if (known) return known.global_user_id;
+      this.#insert.run(platform, teamId, userId, `u_${randomBytes(16).toString('base64url')}`, Date.now());
+      return (this.#get.get(platform, teamId, userId) as { global_user_id: string }).global_user_id;
+    } catch (error) {
+      throw translateSqliteError(error);
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
