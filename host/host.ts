@@ -12,6 +12,10 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import { Executor, type ExecutorOptions } from './executor/executor.js';
 import { Approvals } from './plugins/approvals.js';
 import { loadCatalog, type Catalog, type LoadedPlugin } from './plugins/catalog.js';
+import { readChatSecrets } from './config/config.js';
+import { IdentityDirectory } from './identity/directory.js';
+import { LlmRouter } from './router/llm.js';
+import { Router } from './router/router.js';
 
 /** The parts of a running host below the fronts. */
 export interface HostCore {
@@ -72,6 +76,10 @@ export interface Host extends HostCore {
   readonly executor: Executor;
   /** The one path from the fronts to the plugins. */
   readonly dispatcher: Dispatcher;
+  /** Chat text -> capability: deterministic, plus an LLM when OPENAI_API_KEY is set. */
+  readonly router: Router;
+  /** Verified platform identities -> globalUserId. */
+  readonly identities: IdentityDirectory;
   /** Lets running calls finish, stops the workers, closes the store. */
   shutdown(): Promise<void>;
 }
@@ -122,14 +130,22 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     setup: workerSetup(core.keys, config, loaded),
   });
   const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
+  const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);
+  const { openaiApiKey } = readChatSecrets(environment);
+  const router = new Router(
+    openaiApiKey ? { llm: new LlmRouter({ apiKey: openaiApiKey, ...config.chat.llm, ...(config.chat.llm.baseURL ? { baseURL: config.chat.llm.baseURL } : {}) }) } : {},
+  );
   return {
     ...core,
     config,
     catalog,
     executor,
     dispatcher,
+    router,
+    identities,
     async shutdown() {
       await executor.close();
+      identities.close();
       core.close();
     },
   };

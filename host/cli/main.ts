@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { loadConfig, readEnvironment } from '../config/config.js';
 import { BulkheadError } from '../core/errors.js';
 import { fromRoot, isEntryPoint } from '../core/paths.js';
-import type { CallerContext } from '../dispatch/dispatcher.js';
 import { consoleCaller, formatError, formatOutcome, parseRequest, runConsole, type ConsoleRequest } from '../fronts/console.js';
 import { createHost, type Host } from '../host.js';
 import { Approvals } from '../plugins/approvals.js';
@@ -123,14 +122,13 @@ const namedWrongly: ReadonlySet<string> = new Set(['BH_PLUGIN_NOT_FOUND', 'BH_CA
 async function invoke(args: readonly string[], io: CliIo): Promise<number> {
   let flags: Flags | undefined;
   let request: ConsoleRequest;
-  let caller: CallerContext;
   try {
     flags = parseFlags(args, ['--user', '--json']);
     if (flags.user === undefined) throw new BulkheadError('BH_CLI_USAGE', { problem: 'invoke needs --user <name>' });
     if (flags.positional.length < 1 || flags.positional.length > 2) {
       throw new BulkheadError('BH_CLI_USAGE', { problem: "invoke takes <plugin>.<capability> and optionally one '<params json>'" });
     }
-    caller = consoleCaller(flags.user);
+    consoleCaller(flags.user); // refuses a malformed name as bad usage
     request = parseRequest(flags.positional[0] as string, flags.positional[1]);
   } catch (error) {
     if (error instanceof BulkheadError && (flags?.json ?? args.includes('--json'))) {
@@ -142,7 +140,8 @@ async function invoke(args: readonly string[], io: CliIo): Promise<number> {
   const json = flags.json;
   const host = hostFromEnvironment(io, { workers: 1 });
   try {
-    const outcome = await host.dispatcher.invoke(caller, request.plugin, request.capability, request.params);
+    const asUser = consoleCaller(flags.user as string, host.config.chat.admins);
+    const outcome = await host.dispatcher.invoke(asUser, request.plugin, request.capability, request.params);
     if (json) io.out(JSON.stringify({ replies: outcome.replies, result: outcome.result ?? null }));
     else for (const line of formatOutcome(outcome)) io.out(line);
     return 0;
@@ -159,11 +158,12 @@ async function invoke(args: readonly string[], io: CliIo): Promise<number> {
 async function consoleCommand(args: readonly string[], io: CliIo): Promise<number> {
   const flags = parseFlags(args, ['--user']);
   if (flags.user === undefined || flags.positional.length > 0) throw new BulkheadError('BH_CLI_USAGE', { problem: 'console takes --user <name> only' });
-  const caller = consoleCaller(flags.user);
+  consoleCaller(flags.user); // refuses a malformed name before anything starts
   const host = hostFromEnvironment(io, { workers: 1 });
   try {
+    const caller = consoleCaller(flags.user, host.config.chat.admins);
     const interactive = process.stdin.isTTY === true;
-    await runConsole(host.dispatcher, caller, {
+    await runConsole({ dispatcher: host.dispatcher, router: host.router }, caller, {
       input: process.stdin,
       out: io.out,
       ...(interactive ? { prompt: () => process.stdout.write('> ') } : {}),

@@ -1,22 +1,24 @@
 /**
- * The console front: a local user types `plugin.capability {json}` and gets the replies and the
- * result. Identity is `console:<name>`, given by whoever runs the command on this machine (the
+ * The console front: a local user types a message (free text, a command, or
+ * `plugin.capability {json}`) and gets the replies and the result. Identity is `console:<name>`, given by whoever runs the command on this machine (the
  * operator's own front: it trusts the local account, as a shell does).
  */
 import { createInterface } from 'node:readline';
 import { BulkheadError } from '../core/errors.js';
 import type { CallOutcome } from '../executor/executor.js';
-import type { CallerContext, Dispatcher } from '../dispatch/dispatcher.js';
+import type { CallerContext } from '../dispatch/dispatcher.js';
+import { answerChat, type ChatDeps } from './chat.js';
 
 const userNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const targetPattern = /^([a-z][a-z0-9-]{0,62})\.((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})$/;
 
-/** The caller context of a console user. */
-export function consoleCaller(name: string, now: number = Date.now()): CallerContext {
+/** The caller context of a console user; admin when `console:<name>` is in BULKHEAD_ADMINS. */
+export function consoleCaller(name: string, admins: ReadonlySet<string> = new Set(), now: number = Date.now()): CallerContext {
   if (!userNamePattern.test(name)) {
     throw new BulkheadError('BH_CLI_USAGE', { problem: '--user must be 1 to 64 letters, digits, dots, hyphens or underscores' });
   }
-  return { globalUserId: `console:${name}`, front: 'console', replyTo: `console:${name}`, admin: false, authTime: now };
+  const id = `console:${name}`;
+  return { globalUserId: id, front: 'console', replyTo: id, admin: admins.has(id), authTime: now };
 }
 
 /** A parsed console line: `plugin.capability` and optional params JSON. */
@@ -61,15 +63,12 @@ export interface ConsoleIo {
   readonly prompt?: () => void;
 }
 
-/** The interactive console: one call per line until `exit` or end of input. */
-export async function runConsole(dispatcher: Dispatcher, caller: CallerContext, io: ConsoleIo): Promise<void> {
-  const help = (): void => {
-    io.out('Type <plugin>.<capability> [params JSON], e.g. notes.add {"text":"buy milk"}. `help` lists what you can call; `exit` quits.');
-    for (const capability of dispatcher.catalog(caller)) {
-      const example = capability.spec.examples?.[0];
-      io.out(`  ${capability.plugin}.${capability.spec.name}  ${capability.spec.description}${example ? `  e.g. ${JSON.stringify(example.params)}` : ''}`);
-    }
-  };
+/**
+ * The interactive console: one message per line until `exit` or end of input, through the same
+ * router as chat (so `notes add buy milk`, `notes.add {"text":"buy milk"}` and free text all
+ * work), then each reply on its own line and the result as JSON.
+ */
+export async function runConsole(chat: ChatDeps, caller: CallerContext, io: ConsoleIo): Promise<void> {
   const lines = createInterface({ input: io.input, terminal: false, crlfDelay: Infinity });
   if (io.prompt) {
     io.out(`Bulkhead console as ${caller.globalUserId}. Type help for the capabilities, exit to quit.`);
@@ -78,19 +77,10 @@ export async function runConsole(dispatcher: Dispatcher, caller: CallerContext, 
   for await (const raw of lines) {
     const line = raw.trim();
     if (line === 'exit' || line === 'quit') break;
-    if (line === 'help' || line === '?') {
-      help();
-    } else if (line !== '') {
-      const space = line.search(/\s/);
-      const target = space === -1 ? line : line.slice(0, space);
-      const paramsText = space === -1 ? undefined : line.slice(space + 1);
-      try {
-        const request = parseRequest(target, paramsText);
-        for (const out of formatOutcome(await dispatcher.invoke(caller, request.plugin, request.capability, request.params))) io.out(out);
-      } catch (error) {
-        if (!(error instanceof BulkheadError)) throw error;
-        for (const out of formatError(error)) io.out(out);
-      }
+    if (line !== '') {
+      const answer = await answerChat(chat, caller, line);
+      for (const out of answer.replies) io.out(out);
+      if (answer.outcome && answer.outcome.result !== null && answer.outcome.result !== undefined) io.out(JSON.stringify(answer.outcome.result, null, 2));
     }
     io.prompt?.();
   }

@@ -115,14 +115,15 @@ describe('bulkhead invoke', () => {
 });
 
 describe('bulkhead console', () => {
-  test('runs one call per line on the same path and keeps going after an error', () => {
-    const input = ['notes.add {"text":"from the console"}', 'notes.nope', 'notes.list', 'exit', 'notes.add {"text":"after exit"}'].join('\n');
+  test('runs one message per line through the router: calls, commands and free text, and keeps going after a miss', () => {
+    const input = ['notes.add {"text":"from the console"}', 'notes.nope', 'add a note: typed freely', 'notes list', 'exit', 'notes.add {"text":"after exit"}'].join('\n');
     const { status, stdout } = bulkhead(['console', '--user', 'erin'], input);
     assert.equal(status, 0);
     assert.match(stdout, /Saved note/);
-    assert.match(stdout, /error BH_CAPABILITY_NOT_FOUND/);
+    assert.match(stdout, /I did not understand that\. Here is what I can do/);
     assert.match(stdout, /• from the console/);
+    assert.match(stdout, /• typed freely/);
     const list = invokeJson('erin', 'notes.list');
-    assert.deepEqual((list.body['result'] as { notes: { text: string }[] }).notes.map((n) => n.text), ['from the console']);
+    assert.deepEqual((list.body['result'] as { notes: { text: string }[] }).notes.map((n) => n.text), ['from the console', 'typed freely']);
   });
 });

@@ -1,0 +1,271 @@
+/**
+ * The Slack front, on @slack/bolt 5: direct messages, mentions (answered in the thread), the
+ * `/bulkhead` command and a modal for entering secrets. Socket Mode when SLACK_BOT_TOKEN and
+ * SLACK_APP_TOKEN are set (no inbound port); otherwise HTTP mode when SLACK_BOT_TOKEN and
+ * SLACK_SIGNING_SECRET are set, mounted on the host's HTTP server at /slack/events.
+ *
+ * Identity comes first: the globalUserId is looked up from the team_id and user_id that Slack
+ * signed (HTTP mode: the request signature; Socket Mode: the authenticated socket), before the
+ * router sees the text. Nothing in a message can change who the caller is.
+ */
+import { App, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
+import type { FastifyInstance } from 'fastify';
+import type { ChatSecrets, ChatSettings } from '../../config/config.js';
+import type { CallerContext } from '../../dispatch/dispatcher.js';
+import type { IdentityDirectory } from '../../identity/directory.js';
+import { answerChat, type ChatDeps } from '../chat.js';
+import { SlackHttpReceiver } from './http-receiver.js';
+
+export type SlackMode = 'socket' | 'http';
+
+export interface SlackFrontOptions {
+  readonly settings: ChatSettings;
+  readonly secrets: ChatSecrets;
+  readonly chat: ChatDeps;
+  readonly identities: IdentityDirectory;
+  /** The host's HTTP server: required in HTTP mode. */
+  readonly http?: FastifyInstance;
+  readonly boltLogger: BoltLogger;
+  /** Structured events for the host's log (no payloads, no text). */
+  readonly log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number>) => void;
+  /** For tests: the clock of the HTTP signature check; and the first retry delay. */
+  readonly now?: () => number;
+  readonly retryBaseMs?: number;
+}
+
+/** Which mode the settings select, or why Slack stays off. */
+export function slackMode(secrets: ChatSecrets): { mode: SlackMode } | { mode: 'off'; why: string } {
+  if (!secrets.slackBotToken) return { mode: 'off', why: 'SLACK_BOT_TOKEN is not set' };
+  if (secrets.slackAppToken) return { mode: 'socket' };
+  if (secrets.slackSigningSecret) return { mode: 'http' };
+  return { mode: 'off', why: 'set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) with SLACK_BOT_TOKEN' };
+}
+
+/** Event ids seen recently: Slack retries a delivery it thinks failed, with the same event_id. */
+class RecentIds {
+  readonly #ids = new Map<string, number>();
+  constructor(
+    readonly capacity: number,
+    readonly ttlMs: number,
+  ) {}
+  /** True the first time an id is seen (within the TTL). */
+  firstTime(id: string, now: number): boolean {
+    const seen = this.#ids.get(id);
+    if (seen !== undefined && now - seen < this.ttlMs) return false;
+    this.#ids.set(id, now);
+    while (this.#ids.size > this.capacity) this.#ids.delete(this.#ids.keys().next().value as string);
+    return true;
+  }
+}
+
+const secretCallbackId = 'bulkhead_secret';
+
+export class SlackFront {
+  readonly mode: SlackMode;
+  readonly #options: SlackFrontOptions;
+  readonly #app: App;
+  readonly #recent = new RecentIds(10_000, 60 * 60 * 1000);
+  #stopped = false;
+  #ready: Promise<void> | undefined;
+
+  private constructor(options: SlackFrontOptions, mode: SlackMode, app: App) {
+    this.#options = options;
+    this.mode = mode;
+    this.#app = app;
+    this.#listen();
+  }
+
+  /** Builds the front (no network yet); `start()` connects. Undefined when Slack is not configured. */
+  static async create(options: SlackFrontOptions): Promise<SlackFront | undefined> {
+    const selected = slackMode(options.secrets);
+    if (selected.mode === 'off') return undefined;
+    const clientOptions = {
+      ...(options.settings.slackApiUrl ? { slackApiUrl: options.settings.slackApiUrl } : {}),
+      // The SDK's default retries last about half an hour; a reply that late is worse than none.
+      retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
+    };
+    const common = {
+      token: options.secrets.slackBotToken as string,
+      logger: options.boltLogger,
+      logLevel: LogLevel.INFO,
+      clientOptions,
+      // auth.test runs in init(), which start() retries; in the constructor a failure would be an
+      // unhandled rejection that stops the process.
+      deferInitialization: true,
+      ignoreSelf: true,
+    };
+    let app: App;
+    if (selected.mode === 'socket') {
+      const receiver = new SocketModeReceiver({
+        appToken: options.secrets.slackAppToken as string,
+        logger: options.boltLogger,
+        installerOptions: { clientOptions },
+      });
+      app = new App({ ...common, receiver });
+    } else {
+      if (!options.http) throw new Error('Slack HTTP mode needs the host HTTP server');
+      const receiver = new SlackHttpReceiver({
+        signingSecret: options.secrets.slackSigningSecret as string,
+        ...(options.now ? { now: options.now } : {}),
+        onError: () => options.log('error', 'slack.event_failed'),
+      });
+      await receiver.mount(options.http);
+      app = new App({ ...common, receiver });
+    }
+    return new SlackFront(options, selected.mode, app);
+  }
+
+  /**
+   * Connects in the background: auth.test (and in Socket Mode the socket) with retries and
+   * backoff while Slack is unreachable, so the host starts and serves its other fronts anyway.
+   * The returned promise settles when connected (or when stopped first).
+   */
+  start(): Promise<void> {
+    this.#ready ??= this.#connect();
+    return this.#ready;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#app.stop().catch(() => undefined);
+  }
+
+  async #connect(): Promise<void> {
+    let delay = this.#options.retryBaseMs ?? 1000;
+    for (let attempt = 1; !this.#stopped; attempt++) {
+      try {
+        await this.#app.init();
+        await this.#app.start();
+        this.#options.log('info', 'slack.connected', { mode: this.mode, attempt });
+        return;
+      } catch {
+        if (this.#stopped) return;
+        this.#options.log('warn', 'slack.unreachable', { mode: this.mode, attempt, retryInMs: delay });
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        delay = Math.min(delay * 2, 60_000);
+      }
+    }
+  }
+
+  #caller(teamId: unknown, userId: unknown, replyTo: string): CallerContext | undefined {
+    if (typeof teamId !== 'string' || typeof userId !== 'string') return undefined;
+    let globalUserId: string;
+    try {
+      globalUserId = this.#options.identities.resolve('slack', teamId, userId);
+    } catch {
+      this.#options.log('warn', 'slack.identity_refused');
+      return undefined;
+    }
+    return {
+      globalUserId,
+      front: 'slack',
+      replyTo,
+      admin: this.#options.settings.admins.has(`slack:${teamId}:${userId}`),
+      authTime: Date.now(),
+    };
+  }
+
+  #listen(): void {
+    const app = this.#app;
+
+    app.event('message', async ({ event, body, client }) => {
+      const message = event as unknown as Record<string, unknown>;
+      // Only people, in direct messages: no bots (ours included), no edits, joins or other subtypes.
+      if (message['channel_type'] !== 'im' || message['subtype'] !== undefined || message['bot_id'] !== undefined) return;
+      if (!this.#firstDelivery(body)) return;
+      const channel = message['channel'];
+      const text = message['text'];
+      if (typeof channel !== 'string' || typeof text !== 'string') return;
+      const caller = this.#caller(teamOf(body), message['user'], `slack:${channel}`);
+      if (!caller) return;
+      await this.#answer(caller, text, async (reply) => {
+        await client.chat.postMessage({ channel, text: reply });
+      });
+    });
+
+    app.event('app_mention', async ({ event, body, client, context }) => {
+      const mention = event as unknown as Record<string, unknown>;
+      if (mention['bot_id'] !== undefined) return;
+      if (!this.#firstDelivery(body)) return;
+      const channel = mention['channel'];
+      const text = mention['text'];
+      const ts = mention['ts'];
+      if (typeof channel !== 'string' || typeof text !== 'string' || typeof ts !== 'string') return;
+      const threadTs = typeof mention['thread_ts'] === 'string' ? mention['thread_ts'] : ts;
+      const caller = this.#caller(teamOf(body), mention['user'], `slack:${channel}:${threadTs}`);
+      if (!caller) return;
+      const botUserId = context.botUserId;
+      const withoutMention = text.replace(botUserId ? new RegExp(`<@${botUserId}>`, 'g') : /^<@[A-Z0-9]+>/, ' ').trim();
+      await this.#answer(caller, withoutMention, async (reply) => {
+        await client.chat.postMessage({ channel, thread_ts: threadTs, text: reply });
+      });
+    });
+
+    app.command('/bulkhead', async ({ command, ack, respond, client }) => {
+      await ack();
+      const caller = this.#caller(command.team_id, command.user_id, `slack:${command.channel_id}`);
+      if (!caller) return;
+      const secret = /^secret\s+([a-z][a-z0-9-]{0,62})$/i.exec(command.text.trim());
+      if (secret) {
+        await client.views.open({ trigger_id: command.trigger_id, view: secretModal((secret[1] as string).toLowerCase()) });
+        return;
+      }
+      await this.#answer(caller, command.text, async (reply) => {
+        await respond({ response_type: 'ephemeral', text: reply });
+      });
+    });
+
+    // The modal's values are never logged and never stored until the vault exists: saying so is
+    // better than silently keeping a secret in the clear.
+    app.view(secretCallbackId, async ({ ack }) => {
+      await ack({
+        response_action: 'errors',
+        errors: { secret_block: 'The vault is not available in this version yet: nothing was stored.' },
+      });
+    });
+
+    app.error(async () => {
+      this.#options.log('error', 'slack.listener_failed');
+    });
+  }
+
+  #firstDelivery(body: unknown): boolean {
+    const id = (body as Record<string, unknown>)['event_id'];
+    return typeof id !== 'string' || this.#recent.firstTime(id, Date.now());
+  }
+
+  async #answer(caller: CallerContext, text: string, send: (reply: string) => Promise<void>): Promise<void> {
+    let replies: readonly string[];
+    try {
+      replies = (await answerChat(this.#options.chat, caller, text)).replies;
+    } catch {
+      this.#options.log('error', 'slack.answer_failed');
+      replies = ['Sorry, something went wrong on our side. Please try again.'];
+    }
+    for (const reply of replies) await send(reply);
+  }
+}
+
+function teamOf(body: unknown): unknown {
+  const b = body as Record<string, unknown>;
+  return b['team_id'] ?? (b['team'] as Record<string, unknown> | undefined)?.['id'];
+}
+
+function secretModal(plugin: string): Parameters<App['client']['views']['open']>[0]['view'] {
+  return {
+    type: 'modal',
+    callback_id: secretCallbackId,
+    private_metadata: plugin,
+    title: { type: 'plain_text', text: 'Enter a secret' },
+    submit: { type: 'plain_text', text: 'Save' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks: [
+      {
+        type: 'input',
+        block_id: 'secret_block',
+        label: { type: 'plain_text', text: `Secret for ${plugin}` },
+        element: { type: 'plain_text_input', action_id: 'secret_value' },
+      },
+    ],
+  };
+}
