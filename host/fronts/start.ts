@@ -27,6 +27,7 @@ export interface FrontsOptions {
   /** For tests: the clock of the Slack signature check and the first Slack retry delay. */
   readonly now?: () => number;
   readonly slackRetryBaseMs?: number;
+  readonly slackWebApiRetries?: number;
 }
 
 export async function startFronts(host: Host, environment: Environment, options: FrontsOptions): Promise<Fronts> {
@@ -48,6 +49,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     log: options.log,
     ...(options.now ? { now: options.now } : {}),
     ...(options.slackRetryBaseMs !== undefined ? { retryBaseMs: options.slackRetryBaseMs } : {}),
+    ...(options.slackWebApiRetries !== undefined ? { webApiRetries: options.slackWebApiRetries } : {}),
   });
   let httpAddress: string | undefined;
   if (http) {

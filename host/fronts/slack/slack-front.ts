@@ -28,9 +28,10 @@ export interface SlackFrontOptions {
   readonly boltLogger: BoltLogger;
   /** Structured events for the host's log (no payloads, no text). */
   readonly log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number>) => void;
-  /** For tests: the clock of the HTTP signature check; and the first retry delay. */
+  /** For tests: the clock of the HTTP signature check, the first start-up retry delay, and the Web API client's retries per call (default 3). */
   readonly now?: () => number;
   readonly retryBaseMs?: number;
+  readonly webApiRetries?: number;
 }
 
 /** Which mode the settings select, or why Slack stays off. */
@@ -82,7 +83,7 @@ export class SlackFront {
     const clientOptions = {
       ...(options.settings.slackApiUrl ? { slackApiUrl: options.settings.slackApiUrl } : {}),
       // The SDK's default retries last about half an hour; a reply that late is worse than none.
-      retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
+      retryConfig: { retries: options.webApiRetries ?? 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
     };
     const common = {
       token: options.secrets.slackBotToken as string,

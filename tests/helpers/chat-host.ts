@@ -1,0 +1,88 @@
+/**
+ * A real host with its chat fronts, wired to the local fakes of Slack and OpenAI: real Bolt, real
+ * fastify on 127.0.0.1, real openai client, real executor and encrypted store.
+ */
+import { randomBytes } from 'node:crypto';
+import { LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { loadConfig, readEnvironment } from '../../host/config/config.js';
+import { createHost, type Host } from '../../host/host.js';
+import { startFronts, type Fronts } from '../../host/fronts/start.js';
+import { builtInPluginsDir, tempDir } from './fixtures.js';
+import { signSlackRequest } from '../fakes/slack-signing.js';
+
+export const signingSecret = 'fake-signing-secret-0123456789abcdef';
+
+export interface ChatHostOptions {
+  readonly slackApiUrl: string;
+  readonly botToken: string;
+  /** Socket Mode when set; HTTP mode otherwise. */
+  readonly appToken?: string;
+  /** An OpenAI-compatible endpoint; no LLM when absent. */
+  readonly openaiBaseURL?: string;
+  readonly env?: Record<string, string>;
+  /** The clock of the Slack signature check. */
+  readonly now?: () => number;
+}
+
+export interface ChatHost {
+  readonly host: Host;
+  readonly fronts: Fronts;
+  readonly events: { level: string; event: string }[];
+  /** POSTs a body to /slack/events, signed (or with the given headers). */
+  post(body: string, contentType?: string, headers?: Readonly<Record<string, string>> | object): Promise<Response>;
+  close(): Promise<void>;
+}
+
+const quietBolt: BoltLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.INFO,
+  setName: () => undefined,
+};
+
+export async function startChatHost(options: ChatHostOptions): Promise<ChatHost> {
+  const { dir, cleanup } = tempDir('bulkhead-chat-');
+  const vars: Record<string, string> = {
+    BULKHEAD_DATA_DIR: dir,
+    BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_WORKERS: '2',
+    BULKHEAD_HTTP_PORT: '0',
+    SLACK_API_URL: options.slackApiUrl,
+    SLACK_BOT_TOKEN: options.botToken,
+    ...(options.appToken ? { SLACK_APP_TOKEN: options.appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
+    ...(options.openaiBaseURL ? { OPENAI_API_KEY: 'sk-fake-key', OPENAI_BASE_URL: options.openaiBaseURL, BULKHEAD_LLM_MAX_RETRIES: '0' } : {}),
+    ...options.env,
+  };
+  const environment = readEnvironment(vars, dir);
+  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir] });
+  const events: { level: string; event: string }[] = [];
+  const fronts = await startFronts(host, environment, {
+    boltLogger: quietBolt,
+    log: (level, event) => events.push({ level, event }),
+    slackRetryBaseMs: 50,
+    slackWebApiRetries: 0,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  await fronts.slack?.start();
+  return {
+    host,
+    fronts,
+    events,
+    post(body, contentType = 'application/json', headers) {
+      return fetch(`${fronts.httpAddress}/slack/events`, {
+        method: 'POST',
+        headers: { ...(headers ?? signSlackRequest(signingSecret, body)), 'content-type': contentType },
+        body,
+      });
+    },
+    async close() {
+      await fronts.close();
+      await host.shutdown();
+      cleanup();
+    },
+  };
+}
