@@ -56,7 +56,7 @@ export class LlmRouter {
   }
 
   async route(text: string, catalog: Catalog): Promise<LlmOutcome> {
-    const { tools, byName } = this.#toolsFor(catalog);
+    const { tools, byName } = this.toolsFor(catalog);
     if (tools.length === 0) return { kind: 'no-tool' };
     let message: OpenAI.Chat.Completions.ChatCompletionMessage | undefined;
     try {
@@ -74,25 +74,11 @@ export class LlmRouter {
     } catch (error) {
       return { kind: 'unavailable', why: error instanceof OpenAI.APIConnectionTimeoutError ? 'timeout' : 'error' };
     }
-    const toolCall = message?.tool_calls?.find((c) => c.type === 'function');
-    if (!toolCall || toolCall.type !== 'function') return { kind: 'no-tool' };
-    const capability = byName.get(toolCall.function.name);
-    if (!capability) return { kind: 'no-tool' };
-    const name = `${capability.plugin} ${capability.spec.name}`;
-    const raw = toolCall.function.arguments;
-    let params: unknown;
-    try {
-      if (typeof raw !== 'string' || raw.length > maxToolArgumentsChars) throw new Error('arguments out of bounds');
-      params = raw.trim() === '' ? {} : JSON.parse(raw);
-    } catch {
-      return { kind: 'route', route: { kind: 'reply', reason: 'invalid', text: couldNotFill(capability, name) } };
-    }
-    const valid = validParams(capability, params);
-    if (!valid) return { kind: 'route', route: { kind: 'reply', reason: 'invalid', text: couldNotFill(capability, name) } };
-    return { kind: 'route', route: call(capability, valid, 'llm') };
+    return interpretMessage(message, byName);
   }
 
-  #toolsFor(catalog: Catalog): { tools: OpenAI.Chat.Completions.ChatCompletionTool[]; byName: Map<string, Capability> } {
+  /** The tools offered for a catalog (cached per catalog), and the capability behind each name. */
+  toolsFor(catalog: Catalog): { tools: OpenAI.Chat.Completions.ChatCompletionTool[]; byName: Map<string, Capability> } {
     let entry = this.#tools.get(catalog);
     if (!entry) {
       const byName = new Map<string, Capability>();
@@ -115,6 +101,29 @@ export class LlmRouter {
     }
     return entry;
   }
+}
+
+/**
+ * What the model's message means, checked: the first function tool call, only if it names a tool
+ * we offered, with arguments that are a bounded JSON object valid against the capability's schema.
+ */
+export function interpretMessage(message: OpenAI.Chat.Completions.ChatCompletionMessage | undefined, byName: ReadonlyMap<string, Capability>): LlmOutcome {
+  const toolCall = message?.tool_calls?.find((c) => c.type === 'function');
+  if (!toolCall || toolCall.type !== 'function') return { kind: 'no-tool' };
+  const capability = byName.get(toolCall.function.name);
+  if (!capability) return { kind: 'no-tool' };
+  const name = `${capability.plugin} ${capability.spec.name}`;
+  const raw = toolCall.function.arguments;
+  let params: unknown;
+  try {
+    if (typeof raw !== 'string' || raw.length > maxToolArgumentsChars) throw new Error('arguments out of bounds');
+    params = raw.trim() === '' ? {} : JSON.parse(raw);
+  } catch {
+    return { kind: 'route', route: { kind: 'reply', reason: 'invalid', text: couldNotFill(capability, name) } };
+  }
+  const valid = validParams(capability, params);
+  if (!valid) return { kind: 'route', route: { kind: 'reply', reason: 'invalid', text: couldNotFill(capability, name) } };
+  return { kind: 'route', route: call(capability, valid, 'llm') };
 }
 
 /** `notes__add`: tool names allow only [A-Za-z0-9_-], up to 64. */
