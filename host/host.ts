@@ -16,6 +16,7 @@ import { readChatSecrets } from './config/config.js';
 import { IdentityDirectory } from './identity/directory.js';
 import { LlmRouter } from './router/llm.js';
 import { Router } from './router/router.js';
+import { createLogger, type Logger } from './log/index.js';
 
 /** The parts of a running host below the fronts. */
 export interface HostCore {
@@ -88,6 +89,8 @@ export interface HostOptions {
   /** Folders of built-in plugins. Default: the build's dist/plugins. */
   readonly builtInDirs?: readonly string[];
   readonly warn?: (message: string) => void;
+  /** The host's logger (host/log). Default: one that writes nothing. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -132,8 +135,11 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
   const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
   const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);
   const { openaiApiKey } = readChatSecrets(environment);
+  const logger = options.logger ?? createLogger({ level: 'silent' });
   const router = new Router(
-    openaiApiKey ? { llm: new LlmRouter({ apiKey: openaiApiKey, ...config.chat.llm, ...(config.chat.llm.baseURL ? { baseURL: config.chat.llm.baseURL } : {}) }) } : {},
+    openaiApiKey
+      ? { llm: new LlmRouter({ apiKey: openaiApiKey, ...config.chat.llm, ...(config.chat.llm.baseURL ? { baseURL: config.chat.llm.baseURL } : {}), logger }) }
+      : {},
   );
   return {
     ...core,

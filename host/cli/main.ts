@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { loadConfig, readEnvironment } from '../config/config.js';
 import { BulkheadError } from '../core/errors.js';
 import { fromRoot, isEntryPoint } from '../core/paths.js';
+import { createLogger } from '../log/index.js';
+import { startFronts, type Fronts } from '../fronts/start.js';
 import { consoleCaller, formatError, formatOutcome, parseRequest, runConsole, type ConsoleRequest } from '../fronts/console.js';
 import { createHost, type Host } from '../host.js';
 import { Approvals } from '../plugins/approvals.js';
@@ -217,9 +219,16 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
 async function start(io: CliIo): Promise<number> {
   const environment = readEnvironment(process.env, process.cwd());
   const config = loadConfig(environment, process.cwd());
-  const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`) });
+  const logger = createLogger({ level: config.logLevel, name: 'bulkhead' });
+  const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`), logger });
+  let fronts: Fronts;
+  try {
+    fronts = await startFronts(host, environment, { logger });
+  } catch (error) {
+    await host.shutdown();
+    throw error;
+  }
   // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
-  // Nothing else holds the event loop open until the servers of later issues exist.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -239,9 +248,12 @@ async function start(io: CliIo): Promise<number> {
     io.out(`  plugin ${plugin.manifest.name} ${plugin.manifest.version} (${origin}): ${[...plugin.capabilities.keys()].join(', ')}`);
   }
   for (const refusal of host.catalog.refused) io.out(`  refused ${refusal.folder}: ${refusal.error.code}: ${refusal.error.message}`);
-  io.out('  fronts: none listening yet; try `npx bulkhead invoke --user alice notes.list` or `npx bulkhead console --user alice`');
+  io.out(`  router: ${host.router.usesLlm ? `LLM (${config.chat.llm.model}${config.chat.llm.baseURL ? ` at ${config.chat.llm.baseURL}` : ''}) with the deterministic router as fallback` : 'deterministic (set OPENAI_API_KEY for free text through an LLM)'}`);
+  io.out(`  slack: ${fronts.slackStatus}`);
+  io.out('  console: `npx bulkhead console --user alice` (or `npx bulkhead invoke --user alice notes.list`)');
   io.out('Press Ctrl+C to stop.');
   await stopped;
+  await fronts.close();
   await host.shutdown();
   io.out('Bulkhead stopped.');
   return 0;

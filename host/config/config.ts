@@ -33,7 +33,12 @@ export interface BulkheadConfig {
   readonly store: StoreSettings;
   readonly plugins: PluginSettings;
   readonly chat: ChatSettings;
+  /** `BULKHEAD_LOG_LEVEL`: fatal, error, warn, info (default), debug, trace or silent. */
+  readonly logLevel: LogLevelName;
 }
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevelName = (typeof logLevels)[number];
 
 /** Chat fronts and routing. Secrets (tokens, API keys) are not here: see `readChatSecrets`. */
 export interface ChatSettings {
@@ -125,6 +130,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
         memoryMiB: integer('BULKHEAD_LIMIT_MEMORY_MIB', env['BULKHEAD_LIMIT_MEMORY_MIB'], 1, 4096, defaultCaps.memoryMiB),
       }),
     },
+    logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
     chat: {
       httpHost: env['BULKHEAD_HTTP_HOST'] || '127.0.0.1',
       httpPort: integer('BULKHEAD_HTTP_PORT', env['BULKHEAD_HTTP_PORT'], 0, 65_535, 3000),

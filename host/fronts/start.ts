@@ -3,9 +3,9 @@
  * on it) and Slack (only when configured). Slack connects in the background with retries, so an
  * unreachable Slack never stops the host from starting.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger as BoltLogger } from '@slack/bolt';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { readChatSecrets, type Environment } from '../config/config.js';
+import { boltLogger, fastifyLoggerOptions, type Logger } from '../log/index.js';
 import type { Host } from '../host.js';
 import { SlackFront, slackMode } from './slack/slack-front.js';
 
@@ -20,10 +20,8 @@ export interface Fronts {
 }
 
 export interface FrontsOptions {
-  readonly boltLogger: BoltLogger;
-  readonly log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number>) => void;
-  /** fastify's logger: a pino instance that applies the host's log policy, or false. */
-  readonly httpLogger?: FastifyBaseLogger;
+  /** The host's logger (host/log): Bolt's and fastify's own logging goes through it too. */
+  readonly logger: Logger;
   /** For tests: the clock of the Slack signature check and the first Slack retry delay. */
   readonly now?: () => number;
   readonly slackRetryBaseMs?: number;
@@ -35,9 +33,7 @@ export async function startFronts(host: Host, environment: Environment, options:
   const selected = slackMode(secrets);
   let http: FastifyInstance | undefined;
   if (selected.mode === 'http') {
-    http = (
-      options.httpLogger ? Fastify({ loggerInstance: options.httpLogger, bodyLimit: 1024 * 1024 }) : Fastify({ logger: false, bodyLimit: 1024 * 1024 })
-    ) as FastifyInstance;
+    http = Fastify({ ...fastifyLoggerOptions(options.logger), bodyLimit: 1024 * 1024 });
   }
   const slack = await SlackFront.create({
     settings: host.config.chat,
@@ -45,8 +41,8 @@ export async function startFronts(host: Host, environment: Environment, options:
     chat: { dispatcher: host.dispatcher, router: host.router },
     identities: host.identities,
     ...(http ? { http } : {}),
-    boltLogger: options.boltLogger,
-    log: options.log,
+    boltLogger: boltLogger(options.logger),
+    logger: options.logger,
     ...(options.now ? { now: options.now } : {}),
     ...(options.slackRetryBaseMs !== undefined ? { retryBaseMs: options.slackRetryBaseMs } : {}),
     ...(options.slackWebApiRetries !== undefined ? { webApiRetries: options.slackWebApiRetries } : {}),

@@ -12,6 +12,7 @@
 import OpenAI from 'openai';
 import type { Capability } from '../plugins/catalog.js';
 import { call, validParams, type Catalog, type Route } from './route.js';
+import type { Logger } from '../log/index.js';
 
 export interface LlmRouterOptions {
   readonly apiKey: string;
@@ -21,6 +22,8 @@ export interface LlmRouterOptions {
   /** Per attempt; the whole route() can take (maxRetries + 1) times this. */
   readonly timeoutMs: number;
   readonly maxRetries: number;
+  /** Completions are logged at debug, prompt and output as hashes only (the logger's policy). */
+  readonly logger?: Logger;
 }
 
 /** What the model proposed, before any fallback: a route, "no tool", or the model was unreachable. */
@@ -39,6 +42,7 @@ const systemPrompt = [
 export class LlmRouter {
   readonly #client: OpenAI;
   readonly #model: string;
+  readonly #logger: Logger | undefined;
   readonly #tools = new WeakMap<Catalog, { tools: OpenAI.Chat.Completions.ChatCompletionTool[]; byName: Map<string, Capability> }>();
 
   constructor(options: LlmRouterOptions) {
@@ -49,6 +53,7 @@ export class LlmRouter {
       maxRetries: options.maxRetries,
     });
     this.#model = options.model;
+    this.#logger = options.logger;
   }
 
   get model(): string {
@@ -72,9 +77,23 @@ export class LlmRouter {
       });
       message = completion.choices?.[0]?.message;
     } catch (error) {
-      return { kind: 'unavailable', why: error instanceof OpenAI.APIConnectionTimeoutError ? 'timeout' : 'error' };
+      const why = error instanceof OpenAI.APIConnectionTimeoutError ? 'timeout' : 'error';
+      this.#logger?.warn({ reason: why, statusCode: error instanceof OpenAI.APIError && error.status ? error.status : 0, err: error }, 'llm.unavailable');
+      return { kind: 'unavailable', why };
     }
-    return interpretMessage(message, byName);
+    const outcome = interpretMessage(message, byName);
+    const toolCall = message?.tool_calls?.[0];
+    this.#logger?.debug(
+      {
+        systemPrompt,
+        text,
+        modelOutput: message?.content ?? '',
+        toolArguments: toolCall?.type === 'function' ? toolCall.function.arguments : '',
+        status: outcome.kind === 'route' ? (outcome.route.kind === 'call' ? 'call' : outcome.route.reason) : outcome.kind,
+      },
+      'llm.completion',
+    );
+    return outcome;
   }
 
   /** The tools offered for a catalog (cached per catalog), and the capability behind each name. */

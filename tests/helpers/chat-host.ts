@@ -3,7 +3,8 @@
  * fastify on 127.0.0.1, real openai client, real executor and encrypted store.
  */
 import { randomBytes } from 'node:crypto';
-import { LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../host/log/index.js';
 import { loadConfig, readEnvironment } from '../../host/config/config.js';
 import { createHost, type Host } from '../../host/host.js';
 import { startFronts, type Fronts } from '../../host/fronts/start.js';
@@ -27,21 +28,14 @@ export interface ChatHostOptions {
 export interface ChatHost {
   readonly host: Host;
   readonly fronts: Fronts;
-  readonly events: { level: string; event: string }[];
+  /** Every log line the host wrote (JSON text), at every level from trace up. */
+  readonly logLines: string[];
+  /** The log lines parsed: level (pino's number) and msg. */
+  readonly events: () => { level: number; msg: string }[];
   /** POSTs a body to /slack/events, signed (or with the given headers). */
   post(body: string, contentType?: string, headers?: Readonly<Record<string, string>> | object): Promise<Response>;
   close(): Promise<void>;
 }
-
-const quietBolt: BoltLogger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  setLevel: () => undefined,
-  getLevel: () => LogLevel.INFO,
-  setName: () => undefined,
-};
 
 export async function startChatHost(options: ChatHostOptions): Promise<ChatHost> {
   const { dir, cleanup } = tempDir('bulkhead-chat-');
@@ -58,11 +52,17 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
     ...options.env,
   };
   const environment = readEnvironment(vars, dir);
-  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir] });
-  const events: { level: string; event: string }[] = [];
+  const logLines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'trace', destination });
+  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir], logger });
   const fronts = await startFronts(host, environment, {
-    boltLogger: quietBolt,
-    log: (level, event) => events.push({ level, event }),
+    logger,
     slackRetryBaseMs: 50,
     slackWebApiRetries: 0,
     ...(options.now ? { now: options.now } : {}),
@@ -71,7 +71,8 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
   return {
     host,
     fronts,
-    events,
+    logLines,
+    events: () => logLines.map((line) => JSON.parse(line) as { level: number; msg: string }),
     post(body, contentType = 'application/json', headers) {
       return fetch(`${fronts.httpAddress}/slack/events`, {
         method: 'POST',

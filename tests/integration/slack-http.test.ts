@@ -207,8 +207,8 @@ describe('Slack HTTP mode without an LLM', () => {
     slack.setUnreachable(false);
     const chat = await chatPromise;
     try {
-      assert.ok(chat.events.some((e) => e.event === 'slack.unreachable' && e.level === 'warn'));
-      assert.ok(chat.events.some((e) => e.event === 'slack.connected'));
+      assert.ok(chat.events().some((e) => e.msg === 'slack.unreachable' && e.level === 40), 'a warning says Slack is unreachable');
+      assert.ok(chat.events().some((e) => e.msg === 'slack.connected'));
     } finally {
       await chat.close();
       await slack.close();

@@ -15,6 +15,7 @@ import type { CallerContext } from '../../dispatch/dispatcher.js';
 import type { IdentityDirectory } from '../../identity/directory.js';
 import { answerChat, type ChatDeps } from '../chat.js';
 import { SlackHttpReceiver } from './http-receiver.js';
+import type { Logger } from '../../log/index.js';
 
 export type SlackMode = 'socket' | 'http';
 
@@ -26,8 +27,8 @@ export interface SlackFrontOptions {
   /** The host's HTTP server: required in HTTP mode. */
   readonly http?: FastifyInstance;
   readonly boltLogger: BoltLogger;
-  /** Structured events for the host's log (no payloads, no text). */
-  readonly log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number>) => void;
+  /** The host's logger: its policy turns message text into `[User: N chars]`. */
+  readonly logger: Logger;
   /** For tests: the clock of the HTTP signature check, the first start-up retry delay, and the Web API client's retries per call (default 3). */
   readonly now?: () => number;
   readonly retryBaseMs?: number;
@@ -108,7 +109,7 @@ export class SlackFront {
       const receiver = new SlackHttpReceiver({
         signingSecret: options.secrets.slackSigningSecret as string,
         ...(options.now ? { now: options.now } : {}),
-        onError: () => options.log('error', 'slack.event_failed'),
+        onError: (error) => options.logger.error({ err: error }, 'slack.event_failed'),
       });
       await receiver.mount(options.http);
       app = new App({ ...common, receiver });
@@ -137,11 +138,11 @@ export class SlackFront {
       try {
         await this.#app.init();
         await this.#app.start();
-        this.#options.log('info', 'slack.connected', { mode: this.mode, attempt });
+        this.#options.logger.info({ mode: this.mode, attempt }, 'slack.connected');
         return;
-      } catch {
+      } catch (error) {
         if (this.#stopped) return;
-        this.#options.log('warn', 'slack.unreachable', { mode: this.mode, attempt, retryInMs: delay });
+        this.#options.logger.warn({ mode: this.mode, attempt, retryAfter: delay, err: error }, 'slack.unreachable');
         await new Promise((resolve) => setTimeout(resolve, delay).unref());
         delay = Math.min(delay * 2, 60_000);
       }
@@ -154,7 +155,7 @@ export class SlackFront {
     try {
       globalUserId = this.#options.identities.resolve('slack', teamId, userId);
     } catch {
-      this.#options.log('warn', 'slack.identity_refused');
+      this.#options.logger.warn('slack.identity_refused');
       return undefined;
     }
     return {
@@ -225,8 +226,8 @@ export class SlackFront {
       });
     });
 
-    app.error(async () => {
-      this.#options.log('error', 'slack.listener_failed');
+    app.error(async (error) => {
+      this.#options.logger.error({ err: error }, 'slack.listener_failed');
     });
   }
 
@@ -237,10 +238,23 @@ export class SlackFront {
 
   async #answer(caller: CallerContext, text: string, send: (reply: string) => Promise<void>): Promise<void> {
     let replies: readonly string[];
+    const started = Date.now();
     try {
-      replies = (await answerChat(this.#options.chat, caller, text)).replies;
-    } catch {
-      this.#options.log('error', 'slack.answer_failed');
+      const answer = await answerChat(this.#options.chat, caller, text);
+      replies = answer.replies;
+      this.#options.logger.info(
+        {
+          front: 'slack',
+          text,
+          reason: answer.route.kind === 'call' ? answer.route.by : answer.route.reason,
+          ...(answer.route.kind === 'call' ? { plugin: answer.route.plugin, capability: answer.route.capability } : {}),
+          ...(answer.error ? { code: answer.error.code } : {}),
+          durationMs: Date.now() - started,
+        },
+        'chat.answered',
+      );
+    } catch (error) {
+      this.#options.logger.error({ err: error }, 'slack.answer_failed');
       replies = ['Sorry, something went wrong on our side. Please try again.'];
     }
     for (const reply of replies) await send(reply);
