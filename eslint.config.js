@@ -30,6 +30,17 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         { selector: "NewExpression[callee.name='BulkheadError'] > TemplateLiteral:first-child", message: 'Use a code from host/core/errors.ts.' },
+        // A log message is a constant: variables go in fields, where host/log's policy screens them.
+        {
+          selector:
+            "CallExpression[callee.property.name=/^(trace|debug|info|warn|error|fatal)$/][callee.object.name=/[lL]og(ger)?$/] > :matches(TemplateLiteral[expressions.length>0], BinaryExpression[operator='+'])",
+          message: 'Log messages must be constant strings; put values in fields (host/log screens fields, not messages).',
+        },
+        {
+          selector:
+            "CallExpression[callee.property.name=/^(trace|debug|info|warn|error|fatal)$/][callee.object.property.name=/^#?[lL]og(ger)?$/] > :matches(TemplateLiteral[expressions.length>0], BinaryExpression[operator='+'])",
+          message: 'Log messages must be constant strings; put values in fields (host/log screens fields, not messages).',
+        },
       ],
     },
   },

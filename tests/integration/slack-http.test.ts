@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { startFakeSlackApi, type FakeSlackApi, type SlackApiCall } from '../fakes/slack-web-api.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
-import { eventCallback, signSlackRequest, slashCommandBody } from '../fakes/slack-signing.js';
+import { eventCallback, signSlackRequest, slashCommandBody, viewSubmissionBody } from '../fakes/slack-signing.js';
 import { listenOnLoopback, closeServer, readBody } from '../fakes/local-server.js';
 import { signingSecret, startChatHost, type ChatHost } from '../helpers/chat-host.js';
 
@@ -158,6 +158,23 @@ describe('Slack HTTP mode with an LLM', () => {
     } finally {
       await closeServer(hook);
     }
+  });
+
+  test('/bulkhead secret notes opens the secrets modal; a submitted secret is refused (no vault yet), stored nowhere and never logged', async () => {
+    const secret = 'MODAL-SECRET-4c2a';
+    const command = slashCommandBody({ text: 'secret notes', userId: 'U0MODAL001', triggerId: '1337.42.modaltrigger' });
+    assert.equal((await chat.post(command, 'application/x-www-form-urlencoded')).status, 200);
+    const opened = await slack.waitFor('views.open', (c) => c.body['trigger_id'] === '1337.42.modaltrigger');
+    const view = opened.body['view'] as { callback_id: string; blocks: { block_id: string }[] };
+    assert.equal(view.callback_id, 'bulkhead_secret');
+    assert.equal(view.blocks[0]?.block_id, 'secret_block');
+    const submission = viewSubmissionBody({ callbackId: 'bulkhead_secret', userId: 'U0MODAL001', privateMetadata: 'notes', values: { secret_block: { secret_value: secret } } });
+    const response = await chat.post(submission, 'application/x-www-form-urlencoded');
+    assert.equal(response.status, 200);
+    const answer = (await response.json()) as { response_action: string; errors: Record<string, string> };
+    assert.equal(answer.response_action, 'errors');
+    assert.match(answer.errors['secret_block'] ?? '', /vault is not available/);
+    assert.equal(chat.logLines.some((line) => line.includes(secret)), false);
   });
 
   test('the model timing out: the user gets a clear reply within the timeout, the deterministic router is tried, the call runs once', async () => {

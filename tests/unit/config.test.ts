@@ -52,3 +52,51 @@ for (const [variable, value] of [
     );
   });
 }
+
+test('chat settings: defaults, admins, URLs and LLM limits; tokens and API keys never enter the configuration', () => {
+  const defaults = loadConfig({}, '/srv/bulkhead');
+  assert.equal(defaults.chat.httpHost, '127.0.0.1');
+  assert.equal(defaults.chat.httpPort, 3000);
+  assert.equal(defaults.chat.admins.size, 0);
+  assert.deepEqual({ ...defaults.chat.llm }, { baseURL: undefined, model: 'gpt-4o-mini', timeoutMs: 8000, maxRetries: 1 });
+  assert.equal(defaults.logLevel, 'info');
+  const secrets = { SLACK_BOT_TOKEN: 'xoxb-secret-bot', SLACK_APP_TOKEN: 'xapp-secret-app', SLACK_SIGNING_SECRET: 'signing-secret-x', OPENAI_API_KEY: 'sk-secret-key' };
+  const config = loadConfig(
+    {
+      ...secrets,
+      BULKHEAD_ADMINS: 'slack:T0123:U0456, console:alice',
+      SLACK_API_URL: 'http://127.0.0.1:9999/api/',
+      OPENAI_BASE_URL: 'http://127.0.0.1:8080/v1',
+      BULKHEAD_LLM_TIMEOUT_MS: '2500',
+      BULKHEAD_LOG_LEVEL: 'debug',
+    },
+    '/srv/bulkhead',
+  );
+  assert.deepEqual([...config.chat.admins], ['slack:T0123:U0456', 'console:alice']);
+  assert.equal(config.chat.slackApiUrl, 'http://127.0.0.1:9999/api/');
+  assert.equal(config.chat.llm.baseURL, 'http://127.0.0.1:8080/v1');
+  assert.equal(config.chat.llm.timeoutMs, 2500);
+  assert.equal(config.logLevel, 'debug');
+  const text = JSON.stringify(config, (_key, value: unknown) => (value instanceof Set ? [...value] : value));
+  for (const secret of Object.values(secrets)) assert.equal(text.includes(secret), false);
+});
+
+test('bad chat settings stop start-up naming the variable, never echoing the value', () => {
+  const cases: [string, string][] = [
+    ['BULKHEAD_ADMINS', 'slack:T0123'],
+    ['BULKHEAD_ADMINS', "slack:T1:U1' OR 1=1"],
+    ['SLACK_API_URL', 'file:///etc/passwd'],
+    ['OPENAI_BASE_URL', 'not a url'],
+    ['BULKHEAD_LLM_TIMEOUT_MS', '5'],
+    ['BULKHEAD_LLM_MAX_RETRIES', '9'],
+    ['BULKHEAD_HTTP_PORT', '70000'],
+    ['BULKHEAD_LOG_LEVEL', 'verbose'],
+  ];
+  for (const [variable, value] of cases) {
+    assert.throws(
+      () => loadConfig({ [variable]: value }, '/srv/bulkhead'),
+      (e) => isBulkheadError(e) && e.code === 'BH_CONFIG_INVALID' && e.message.startsWith(variable) && !e.message.includes(value),
+      `${variable}=${value}`,
+    );
+  }
+});

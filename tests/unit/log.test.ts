@@ -391,6 +391,7 @@ test('fastify logs a request as method, route, request id, status and time: no U
   const server = fastify({ ...fastifyLoggerOptions(log, { messages: ['note saved'] }) });
   server.get('/notes/:id', async (request) => {
     request.log.info({ text: marker, id: (request.params as { id: string }).id }, 'note saved');
+    // eslint-disable-next-line no-restricted-syntax -- the attack: a route that puts data in the message
     request.log.info(`looked up ${marker}`);
     return { ok: true };
   });
