@@ -15,6 +15,9 @@ import { DeterministicRouter, helpText, normalize } from './deterministic.js';
 import type { LlmRouter } from './llm.js';
 import type { Catalog, Route } from './route.js';
 
+/** Longest message routed; Slack allows 40,000 characters, no capability needs that many. */
+export const maxMessageChars = 4000;
+
 export interface RouterOptions {
   /** Absent: deterministic only. */
   readonly llm?: LlmRouter;
@@ -33,6 +36,9 @@ export class Router {
   }
 
   async route(text: string, catalog: Catalog): Promise<Route> {
+    if (text.length > maxMessageChars) {
+      return { kind: 'reply', reason: 'invalid', text: `That message is too long for me (over ${maxMessageChars.toLocaleString('en')} characters). Please shorten it.` };
+    }
     const deterministic = this.#deterministicFor(catalog);
     const line = normalize(text);
     if (line === '') return { kind: 'reply', reason: 'help', text: helpText(catalog) };

@@ -92,6 +92,11 @@ describe('router without an LLM', () => {
     assert.ok(r.kind === 'reply' && r.reason === 'no-match' && r.text.includes('notes add'));
   });
 
+  test('a message past 4,000 characters is refused before any router (or model) sees it', async () => {
+    const r = await new Router().route(`notes add ${'x'.repeat(4000)}`, catalog);
+    assert.ok(r.kind === 'reply' && r.reason === 'invalid' && /too long/.test(r.text));
+  });
+
   test('its output names a capability and params only: no field can carry a user', async () => {
     const r = await new Router().route('notes add buy milk', catalog);
     assert.deepEqual(Object.keys(r).sort(), ['by', 'capability', 'kind', 'params', 'plugin']);
