@@ -220,6 +220,9 @@ async function start(io: CliIo): Promise<number> {
   const environment = readEnvironment(process.env, process.cwd());
   const config = loadConfig(environment, process.cwd());
   const logger = createLogger({ level: config.logLevel, name: 'bulkhead' });
+  // Slack's Socket Mode client reconnects on its own; a rejection it leaves unhandled during an
+  // outage must not stop the host (Node's default): log it, without its data, and keep serving.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`), logger });
   let fronts: Fronts;
   try {
