@@ -5,7 +5,8 @@
  * below the fronts ever sees a platform id, and user files are named after the globalUserId (by
  * HMAC), so a directory listing links no file to a Slack account.
  *
- * Losing a row would lose the user's way back to their files: writes are synchronous=FULL.
+ * Losing a row would lose the user's way back to their files: writes are synchronous=FULL. The
+ * file is opened on first use, so `bulkhead invoke` and `console` never create it.
  *
  * @example
  * const directory = new IdentityDirectory(path.join(dataDir, 'identities.db'), keys.identityKey(), 'aegis');
@@ -13,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BulkheadError } from '../core/errors.js';
-import { enableWal, fileOwnership, openEncryptedDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
+import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
 import type { SqliteStatement } from '../store/sqlite-driver.js';
 
 /** `application_id` of the directory file ("BHi1"). */
@@ -24,31 +25,23 @@ export type Platform = 'slack';
 /** Platform ids as Slack issues them (team T..., enterprise E..., user U.../W...). */
 const platformIdPattern = /^[A-Z0-9]{1,32}$/;
 
-export class IdentityDirectory {
-  readonly #db: SqliteDatabase;
-  readonly #get: SqliteStatement<[string, string, string], { global_user_id: string }>;
-  readonly #insert: SqliteStatement<[string, string, string, string, number]>;
+interface Open {
+  readonly db: SqliteDatabase;
+  readonly get: SqliteStatement<[string, string, string], { global_user_id: string }>;
+  readonly insert: SqliteStatement<[string, string, string, string, number]>;
+}
 
+export class IdentityDirectory {
+  readonly #file: string;
+  readonly #key: Buffer;
+  readonly #cipher: Cipher;
+  #open: Open | undefined;
+
+  /** The file is opened (and created) on the first lookup: processes that serve no chat never touch it. */
   constructor(file: string, key: Buffer, cipher: Cipher) {
-    const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });
-    try {
-      fileOwnership(db, directoryApplicationId);
-      enableWal(db);
-      db.pragma('synchronous = FULL');
-      db.exec(`CREATE TABLE IF NOT EXISTS "identities" (
-        "platform" TEXT NOT NULL, "team_id" TEXT NOT NULL, "user_id" TEXT NOT NULL,
-        "global_user_id" TEXT NOT NULL UNIQUE, "created_at" INTEGER NOT NULL,
-        PRIMARY KEY ("platform", "team_id", "user_id")) STRICT, WITHOUT ROWID`);
-      db.pragma(`application_id = ${directoryApplicationId}`);
-    } catch (error) {
-      db.close();
-      throw translateSqliteError(error);
-    }
-    this.#db = db;
-    this.#get = db.prepare('SELECT "global_user_id" FROM "identities" WHERE "platform" = ? AND "team_id" = ? AND "user_id" = ?');
-    this.#insert = db.prepare(
-      'INSERT OR IGNORE INTO "identities" ("platform", "team_id", "user_id", "global_user_id", "created_at") VALUES (?, ?, ?, ?, ?)',
-    );
+    this.#file = file;
+    this.#key = Buffer.from(key);
+    this.#cipher = cipher;
   }
 
   /** The globalUserId of a verified platform identity, created on first contact. */
@@ -56,17 +49,38 @@ export class IdentityDirectory {
     if (!platformIdPattern.test(teamId) || !platformIdPattern.test(userId)) {
       throw new BulkheadError('BH_IDENTITY_INVALID', { platform });
     }
+    const { get, insert } = this.#opened();
     try {
-      const known = this.#get.get(platform, teamId, userId);
+      const known = get.get(platform, teamId, userId);
       if (known) return known.global_user_id;
-      this.#insert.run(platform, teamId, userId, `u_${randomBytes(16).toString('base64url')}`, Date.now());
-      return (this.#get.get(platform, teamId, userId) as { global_user_id: string }).global_user_id;
+      insert.run(platform, teamId, userId, `u_${randomBytes(16).toString('base64url')}`, Date.now());
+      return (get.get(platform, teamId, userId) as { global_user_id: string }).global_user_id;
     } catch (error) {
       throw translateSqliteError(error);
     }
   }
 
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (this.#open?.db.open) this.#open.db.close();
+    this.#open = undefined;
+  }
+
+  #opened(): Open {
+    if (!this.#open) {
+      const db = openHostDatabase(this.#file, this.#key, this.#cipher, {
+        applicationId: directoryApplicationId,
+        schemaSql: `CREATE TABLE IF NOT EXISTS "identities" (
+          "platform" TEXT NOT NULL, "team_id" TEXT NOT NULL, "user_id" TEXT NOT NULL,
+          "global_user_id" TEXT NOT NULL UNIQUE, "created_at" INTEGER NOT NULL,
+          PRIMARY KEY ("platform", "team_id", "user_id")) STRICT, WITHOUT ROWID`,
+      });
+      this.#open = {
+        db,
+        get: db.prepare('SELECT "global_user_id" FROM "identities" WHERE "platform" = ? AND "team_id" = ? AND "user_id" = ?'),
+        insert: db.prepare('INSERT OR IGNORE INTO "identities" ("platform", "team_id", "user_id", "global_user_id", "created_at") VALUES (?, ?, ?, ?, ?)'),
+      };
+      this.#key.fill(0); // SQLite holds the key from here on
+    }
+    return this.#open;
   }
 }

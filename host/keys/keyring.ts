@@ -1,12 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  enableWal,
-  fileOwnership,
-  openEncryptedDatabase,
-  translateSqliteError,
-  type Cipher,
-  type SqliteDatabase,
-} from '../store/encrypted-database.js';
+import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
 import type { SqliteStatement } from '../store/sqlite-driver.js';
 
 /** `application_id` of the keyring file ("BHk1"). */
@@ -25,23 +18,15 @@ export class Keyring {
   readonly #delete: SqliteStatement<[string, string]>;
 
   constructor(file: string, key: Buffer, cipher: Cipher) {
-    const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });
-    try {
-      fileOwnership(db, keyringApplicationId);
-      enableWal(db);
-      // A salt must be on disk before any data is written under the key derived from it: a salt
-      // lost to a power cut after its file was written would make that file unreadable for good.
-      db.pragma('synchronous = FULL');
-      // A shredded salt must not linger in a free page.
-      db.pragma('secure_delete = ON');
-      db.exec(`CREATE TABLE IF NOT EXISTS "file_salts" (
+    // A salt must be on disk before any data is written under the key derived from it, and a
+    // shredded salt must not linger in a free page.
+    const db = openHostDatabase(file, key, cipher, {
+      applicationId: keyringApplicationId,
+      secureDelete: true,
+      schemaSql: `CREATE TABLE IF NOT EXISTS "file_salts" (
         "plugin" TEXT NOT NULL, "file_id" TEXT NOT NULL, "salt" BLOB NOT NULL, "created_at" INTEGER NOT NULL,
-        PRIMARY KEY ("plugin", "file_id")) STRICT, WITHOUT ROWID`);
-      db.pragma(`application_id = ${keyringApplicationId}`);
-    } catch (error) {
-      db.close();
-      throw translateSqliteError(error);
-    }
+        PRIMARY KEY ("plugin", "file_id")) STRICT, WITHOUT ROWID`,
+    });
     this.#db = db;
     this.#get = db.prepare('SELECT "salt" FROM "file_salts" WHERE "plugin" = ? AND "file_id" = ?');
     this.#insert = db.prepare('INSERT OR IGNORE INTO "file_salts" ("plugin", "file_id", "salt", "created_at") VALUES (?, ?, ?, ?)');

@@ -88,6 +88,33 @@ export function enableWal(db: SqliteDatabase): void {
   db.pragma('synchronous = NORMAL');
 }
 
+/**
+ * Opens one of the host's own small databases (the keyring, the identity directory): created if
+ * missing, checked to be ours, WAL with `synchronous=FULL` (a lost row there loses a user's way to
+ * their data), then `schemaSql` and the application id. Coded errors only; the handle is closed on
+ * failure.
+ */
+export function openHostDatabase(
+  file: string,
+  key: Buffer,
+  cipher: Cipher,
+  options: { readonly applicationId: number; readonly schemaSql: string; readonly secureDelete?: boolean },
+): SqliteDatabase {
+  const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });
+  try {
+    fileOwnership(db, options.applicationId);
+    enableWal(db);
+    db.pragma('synchronous = FULL');
+    if (options.secureDelete) db.pragma('secure_delete = ON');
+    db.exec(options.schemaSql);
+    db.pragma(`application_id = ${options.applicationId}`);
+    return db;
+  } catch (error) {
+    db.close();
+    throw translateSqliteError(error);
+  }
+}
+
 /** SQLite's result code of an error thrown by better-sqlite3, if it is one. */
 export function sqliteCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;

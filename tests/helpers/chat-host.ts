@@ -37,6 +37,13 @@ export interface ChatHost {
   close(): Promise<void>;
 }
 
+/** The note texts of a Slack user (looked up as the Slack front would), straight through the dispatcher. */
+export async function slackNotesOf(host: Host, teamId: string, userId: string): Promise<string[]> {
+  const globalUserId = host.identities.resolve('slack', teamId, userId);
+  const outcome = await host.dispatcher.invoke({ globalUserId, front: 'slack', replyTo: 'test', admin: false, authTime: Date.now() }, 'notes', 'list', {});
+  return (outcome.result as { notes: { text: string }[] }).notes.map((n) => n.text);
+}
+
 export async function startChatHost(options: ChatHostOptions): Promise<ChatHost> {
   const { dir, cleanup } = tempDir('bulkhead-chat-');
   const vars: Record<string, string> = {

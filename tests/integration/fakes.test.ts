@@ -3,13 +3,14 @@
 // code paths as production, offline.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { App, verifySlackRequest } from '@slack/bolt';
+import { verifySlackRequest } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
 import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRequestError, WebClient, type Logger } from '@slack/web-api';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, AuthenticationError } from 'openai';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventCallback, slashCommand, slashCommandBody, viewSubmissionBody } from '../fakes/slack-payloads.js';
 import { signSlackRequest } from '../fakes/slack-signing.js';
+import { boltAppOnFakes } from '../fakes/bolt-app.js';
 import { startFakeSocketMode } from '../fakes/slack-socket-mode.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-web-api.js';
 
@@ -245,18 +246,7 @@ test('a client whose pings go unanswered drops the link (the fake answers pings 
 });
 
 test('a Bolt app in Socket Mode starts on the fakes, answers a DM and ignores its own echo', async () => {
-  const socket = await startFakeSocketMode();
-  const slack = await startFakeSlackApi({ socketModeUrl: socket.url });
-  const app = new App({
-    token: slack.workspace.botToken,
-    appToken: slack.workspace.appToken,
-    socketMode: true,
-    logger: quiet,
-    // Without it the constructor fires auth.test and an unreachable Slack is an unhandled rejection.
-    deferInitialization: true,
-    clientOptions: { slackApiUrl: slack.url, retryConfig: { retries: 0 } },
-    installerOptions: { clientOptions: { slackApiUrl: slack.url, retryConfig: { retries: 0 } } },
-  });
+  const { app, slack, socket, close } = await boltAppOnFakes(quiet);
   app.message(async ({ message, say }) => {
     if (message.subtype === undefined) await say(`echo: ${message.text ?? ''}`);
   });
@@ -277,10 +267,7 @@ test('a Bolt app in Socket Mode starts on the fakes, answers a DM and ignores it
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(slack.calls.filter((c) => c.method === 'chat.postMessage').length, 1);
   } finally {
-    // app.stop() does not wait for the close handshake; the fake's close() finishes it.
-    await app.stop();
-    await socket.close();
-    await slack.close();
+    await close();
   }
 });
 

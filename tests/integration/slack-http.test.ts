@@ -8,20 +8,11 @@ import { startFakeSlackApi, type FakeSlackApi, type SlackApiCall } from '../fake
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventCallback, signSlackRequest, slashCommandBody, viewSubmissionBody } from '../fakes/slack-signing.js';
 import { listenOnLoopback, closeServer, readBody } from '../fakes/local-server.js';
-import { signingSecret, startChatHost, type ChatHost } from '../helpers/chat-host.js';
-
-interface Note {
-  text: string;
-}
+import { signingSecret, slackNotesOf, startChatHost, type ChatHost } from '../helpers/chat-host.js';
 
 const dm = (user: string): string => `D0${user.slice(1)}`;
 
-async function notesOf(chat: ChatHost, teamId: string, userId: string): Promise<string[]> {
-  const globalUserId = chat.host.identities.resolve('slack', teamId, userId);
-  const caller = { globalUserId, front: 'slack' as const, replyTo: 'test', admin: false, authTime: Date.now() };
-  const outcome = await chat.host.dispatcher.invoke(caller, 'notes', 'list', {});
-  return (outcome.result as { notes: Note[] }).notes.map((n) => n.text);
-}
+const notesOf = (chat: ChatHost, teamId: string, userId: string): Promise<string[]> => slackNotesOf(chat.host, teamId, userId);
 
 function postedTo(slack: FakeSlackApi, channel: string): SlackApiCall[] {
   return slack.calls.filter((c) => c.method === 'chat.postMessage' && c.body['channel'] === channel);

@@ -6,7 +6,7 @@ import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-web-api.js'
 import { startFakeSocketMode, type FakeSocketMode } from '../fakes/slack-socket-mode.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventCallback } from '../fakes/slack-signing.js';
-import { startChatHost, type ChatHost } from '../helpers/chat-host.js';
+import { slackNotesOf, startChatHost, type ChatHost } from '../helpers/chat-host.js';
 
 describe('Slack Socket Mode', () => {
   let socket: FakeSocketMode;
@@ -39,8 +39,6 @@ describe('Slack Socket Mode', () => {
     await socket.waitForAck(envelope);
     const reply = await slack.waitFor('chat.postMessage', (c) => c.body['channel'] === 'D0SOCKET01');
     assert.match(String(reply.body['text']), /^Saved note [0-9a-f]{8}\.$/);
-    const caller = { globalUserId: chat.host.identities.resolve('slack', slack.workspace.teamId, 'U0SOCKET01'), front: 'slack' as const, replyTo: 'test', admin: false, authTime: Date.now() };
-    const list = await chat.host.dispatcher.invoke(caller, 'notes', 'list', {});
-    assert.deepEqual((list.result as { notes: { text: string }[] }).notes.map((n) => n.text), ['buy milk']);
+    assert.deepEqual(await slackNotesOf(chat.host, slack.workspace.teamId, 'U0SOCKET01'), ['buy milk']);
   });
 });

@@ -4,30 +4,17 @@
 // @slack/web-api every request body it sends.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { App, LogLevel } from '@slack/bolt';
+import { LogLevel } from '@slack/bolt';
 import { boltLogger, createLogger } from '../../host/log/index.js';
 import { eventCallback } from '../fakes/slack-payloads.js';
-import { startFakeSocketMode } from '../fakes/slack-socket-mode.js';
-import { startFakeSlackApi } from '../fakes/slack-web-api.js';
+import { boltAppOnFakes } from '../fakes/bolt-app.js';
 
 const marker = 'MARKER-7f3a9c2e user secret';
 
 test('a Slack message received over Socket Mode, with Bolt logging at debug, reaches the log only as length and hash', async () => {
   const lines: string[] = [];
   const log = createLogger({ level: 'trace', destination: { write: (line: string) => void lines.push(line) } });
-  const socket = await startFakeSocketMode();
-  const slack = await startFakeSlackApi({ socketModeUrl: socket.url });
-  const app = new App({
-    token: slack.workspace.botToken,
-    appToken: slack.workspace.appToken,
-    socketMode: true,
-    logger: boltLogger(log),
-    logLevel: LogLevel.DEBUG,
-    // Without it the constructor fires auth.test and an unreachable Slack is an unhandled rejection.
-    deferInitialization: true,
-    clientOptions: { slackApiUrl: slack.url, retryConfig: { retries: 0 } },
-    installerOptions: { clientOptions: { slackApiUrl: slack.url, retryConfig: { retries: 0 } } },
-  });
+  const { app, slack, socket, close } = await boltAppOnFakes(boltLogger(log), LogLevel.DEBUG);
   app.message(async ({ message, say, logger }) => {
     // A listener that logs the whole event through the logger Bolt hands it: ours.
     logger.info('handling a message', message);
@@ -40,10 +27,7 @@ test('a Slack message received over Socket Mode, with Bolt logging at debug, rea
     await socket.waitForAck(envelope);
     await slack.waitFor('chat.postMessage');
   } finally {
-    // app.stop() does not wait for the close handshake; the fake's close() finishes it.
-    await app.stop();
-    await socket.close();
-    await slack.close();
+    await close();
   }
 
   const output = lines.join('');
