@@ -128,6 +128,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
   const executor = new Executor({
     workers: config.plugins.workers,
     maxInstancesPerWorker: config.plugins.instancesPerWorker,
+    instanceCacheBytesPerWorker: config.plugins.instanceCacheMiB * 1048576,
     maxQueuePerWorker: config.plugins.queuePerWorker,
     memoryCeilingMiB: config.plugins.caps.memoryMiB,
     setup: workerSetup(core.keys, config, loaded),

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { BulkheadError } from '../core/errors.js';
-import { ciphers, type Cipher } from '../store/encrypted-database.js';
+import { ciphers, type Cipher } from '../sqlite/encrypted-database.js';
 import { executorDefaults } from '../executor/executor.js';
 import { defaultCaps, type LimitCaps } from '../sandbox/limits.js';
 import { storeDefaults } from '../store/store.js';
@@ -90,8 +90,10 @@ export interface PluginSettings {
   readonly instancesPerWorker: number;
   /** `BULKHEAD_QUEUE_PER_WORKER`: calls waiting for one worker before new ones are refused. Default 1024. */
   readonly queuePerWorker: number;
-  /** `BULKHEAD_LIMIT_TIMEOUT_MS` and `BULKHEAD_LIMIT_MEMORY_MIB`: ceilings over every manifest. */
+  /** `BULKHEAD_LIMIT_*`: one ceiling per manifest limit, over every manifest (host/sandbox/limits.ts). */
   readonly caps: LimitCaps;
+  /** `BULKHEAD_INSTANCE_CACHE_MIB`: bytes (linear memory, variables) the warm instances of one worker keep. Default 256. */
+  readonly instanceCacheMiB: number;
 }
 
 export interface StoreSettings {
@@ -101,6 +103,10 @@ export interface StoreSettings {
   readonly maxOpenFiles: number;
   /** `BULKHEAD_STORE_PAGE_CACHE_KIB`: default 512. */
   readonly pageCacheKiB: number;
+  /** `BULKHEAD_QUERY_MAX_ROWS`: most rows one query may examine before it is stopped. Default 100,000. */
+  readonly maxRowsExamined: number;
+  /** `BULKHEAD_STORE_BUSY_TIMEOUT_MS`: longest wait for a file another process holds (never past the call's deadline). Default 2000. */
+  readonly busyTimeoutMs: number;
 }
 
 /**
@@ -119,6 +125,8 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       cipher: oneOf('BULKHEAD_STORE_CIPHER', env['BULKHEAD_STORE_CIPHER'], ciphers, storeDefaults.cipher),
       maxOpenFiles: integer('BULKHEAD_STORE_MAX_OPEN_FILES', env['BULKHEAD_STORE_MAX_OPEN_FILES'], 1, 100_000, storeDefaults.maxOpenFiles),
       pageCacheKiB: integer('BULKHEAD_STORE_PAGE_CACHE_KIB', env['BULKHEAD_STORE_PAGE_CACHE_KIB'], 64, 1_048_576, storeDefaults.pageCacheKiB),
+      maxRowsExamined: integer('BULKHEAD_QUERY_MAX_ROWS', env['BULKHEAD_QUERY_MAX_ROWS'], 1, 100_000_000, storeDefaults.maxRowsExamined),
+      busyTimeoutMs: integer('BULKHEAD_STORE_BUSY_TIMEOUT_MS', env['BULKHEAD_STORE_BUSY_TIMEOUT_MS'], 0, 60_000, storeDefaults.busyTimeoutMs),
     },
     plugins: {
       path: (env['BULKHEAD_PLUGIN_PATH'] ?? '').split(':').filter((entry) => entry !== '').map((entry) => path.resolve(cwd, entry)),
@@ -128,7 +136,13 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       caps: Object.freeze({
         timeoutMs: integer('BULKHEAD_LIMIT_TIMEOUT_MS', env['BULKHEAD_LIMIT_TIMEOUT_MS'], 10, 60_000, defaultCaps.timeoutMs),
         memoryMiB: integer('BULKHEAD_LIMIT_MEMORY_MIB', env['BULKHEAD_LIMIT_MEMORY_MIB'], 1, 4096, defaultCaps.memoryMiB),
+        maxInputBytes: integer('BULKHEAD_LIMIT_INPUT_BYTES', env['BULKHEAD_LIMIT_INPUT_BYTES'], 1, 16 * 1048576, defaultCaps.maxInputBytes),
+        maxOutputBytes: integer('BULKHEAD_LIMIT_OUTPUT_BYTES', env['BULKHEAD_LIMIT_OUTPUT_BYTES'], 1, 16 * 1048576, defaultCaps.maxOutputBytes),
+        maxQueriesPerCall: integer('BULKHEAD_LIMIT_QUERIES_PER_CALL', env['BULKHEAD_LIMIT_QUERIES_PER_CALL'], 0, 100_000, defaultCaps.maxQueriesPerCall),
+        maxRepliesPerCall: integer('BULKHEAD_LIMIT_REPLIES_PER_CALL', env['BULKHEAD_LIMIT_REPLIES_PER_CALL'], 0, 1000, defaultCaps.maxRepliesPerCall),
+        storeMiB: integer('BULKHEAD_LIMIT_STORE_MIB', env['BULKHEAD_LIMIT_STORE_MIB'], 1, 65_536, defaultCaps.storeMiB),
       }),
+      instanceCacheMiB: integer('BULKHEAD_INSTANCE_CACHE_MIB', env['BULKHEAD_INSTANCE_CACHE_MIB'], 1, 65_536, executorDefaults.instanceCacheMiBPerWorker),
     },
     logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
     chat: {

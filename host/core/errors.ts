@@ -150,6 +150,11 @@ export const errorTable = {
     message:
       'The database file is held by another Bulkhead process on the same data directory (a running host keeps the files of its users open). Nothing was written. Use that host, or stop it first.',
   },
+  BH_STORE_QUOTA_EXCEEDED: {
+    area: 'store',
+    message:
+      "This user's data for plugin '{plugin}' has reached its quota of {limitMiB} MiB, so the write was refused and nothing was written. Delete records, or ask the operator to raise limits.storeMiB (ceiling BULKHEAD_LIMIT_STORE_MIB).",
+  },
   BH_STORE_CLOSED: {
     area: 'store',
     message: 'The store has been closed; the host is shutting down. Retry the call.',
@@ -181,6 +186,15 @@ export const errorTable = {
   BH_QUERY_TOO_COMPLEX: {
     area: 'query',
     message: 'The query is too large: {problem}. Split it into smaller queries.',
+  },
+
+  BH_QUERY_VALUE_TOO_LARGE: {
+    area: 'query',
+    message: '{place} is larger than {limit} bytes (UTF-8, as stored). Store less per value, or split it over several records.',
+  },
+  BH_QUERY_BUDGET_EXCEEDED: {
+    area: 'query',
+    message: 'The query was stopped and rolled back: {problem}.',
   },
 
   // ---- plugins on disk (operators see these) --------------------------------------------------
@@ -313,6 +327,11 @@ export const errorTable = {
   BH_HOST_CALL_LIMIT: {
     area: 'host-function',
     message: 'This call already used its {limit} {function} calls (limits.{setting} in plugin.json). The request was not carried out.',
+  },
+  BH_HOST_ANSWER_TOO_LARGE: {
+    area: 'host-function',
+    message:
+      "The answer would not fit in what is left of the plugin's memory limit, so it was not built. Free the answers you no longer need, ask for fewer records (limit), or raise limits.memoryMiB.",
   },
   BH_REPLY_INVALID: {
     area: 'host-function',

@@ -3,23 +3,33 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BulkheadError } from '../core/errors.js';
 import { pagesPerMiB } from '../sandbox/limits.js';
-import { stateLayout, type CallMessage, type FromWorker, type ToWorker, type WorkerPlugin, type WorkerSetup } from './protocol.js';
+import type { CallMessage, FromWorker, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
+import { Abandoned, stateLayout, WorkerState } from './worker-state.js';
 
 export interface ExecutorOptions {
   /** Worker threads; each owns the users that hash to it. Default: one per core. */
   readonly workers?: number;
   /** Most plugin instances alive per worker (LRU). Default 256. */
   readonly maxInstancesPerWorker?: number;
+  /** Most bytes the warm instances of one worker keep (linear memory, variables). Default 256 MiB. */
+  readonly instanceCacheBytesPerWorker?: number;
+  /**
+   * How long a call may stay in native code (a store request) past its deadline before its worker
+   * is replaced (and terminated once it leaves native code). Store work is bounded by the call's
+   * deadline, so this only happens if the disk stalls. Default 5000 ms.
+   */
+  readonly nativeGraceMs?: number;
   /** Most calls waiting for one worker before new ones are refused. Default 1024. */
   readonly maxQueuePerWorker?: number;
   /** The largest memory limit of any plugin, MiB: becomes the process-wide engine ceiling. */
   readonly memoryCeilingMiB: number;
   /** Everything a worker starts with except its state buffer. */
-  readonly setup: Omit<WorkerSetup, 'state' | 'maxInstances'>;
+  readonly setup: Omit<WorkerSetup, 'state' | 'maxInstances' | 'instanceCacheBytes'>;
 }
 
 /** One capability call, as the dispatcher hands it over: identity only as a verified token. */
 export interface ExecutorCall {
+  /** Picks the worker (the user's calls all go to one); the worker itself trusts only the token. */
   readonly userId: string;
   readonly plugin: string;
   readonly capability: string;
@@ -45,15 +55,16 @@ interface Pending {
 
 interface Shard {
   worker: Worker;
-  running: Int32Array;
-  startedAt: Float64Array;
+  state: WorkerState;
+  /** A call already answered (past its deadline) that its worker still runs in native code. */
+  overdue: { readonly seq: number; readonly since: number } | undefined;
   /** Calls sent to this shard's worker and not yet answered, in the order they were sent. */
   readonly pending: Map<number, Pending>;
   /** Calls accepted in this event-loop turn, posted together at its end. */
   outbox: CallMessage[];
 }
 
-export const executorDefaults = Object.freeze({ maxInstancesPerWorker: 256, maxQueuePerWorker: 1024 });
+export const executorDefaults = Object.freeze({ maxInstancesPerWorker: 256, instanceCacheMiBPerWorker: 256, maxQueuePerWorker: 1024, nativeGraceMs: 5000 });
 
 /**
  * Runs plugin calls on a pool of worker threads. A user's calls always go to the same worker (so
@@ -69,6 +80,8 @@ export class Executor {
   readonly #shards: Shard[];
   readonly #watchdog: NodeJS.Timeout;
   readonly #maxQueue: number;
+  /** Workers replaced while stuck in native code, terminated as soon as they leave it. */
+  readonly #retiring: { worker: Worker; state: WorkerState }[] = [];
   #seq = 0;
   #closed = false;
 
@@ -80,7 +93,7 @@ export class Executor {
     setFlagsFromString(`--wasm-max-mem-pages=${options.memoryCeilingMiB * pagesPerMiB}`);
     const count = Math.max(1, options.workers ?? availableParallelism());
     this.#shards = Array.from({ length: count }, () => {
-      const shard = { pending: new Map(), outbox: [] } as unknown as Shard;
+      const shard = { pending: new Map(), outbox: [], overdue: undefined } as unknown as Shard;
       this.#start(shard);
       return shard;
     });
@@ -102,12 +115,12 @@ export class Executor {
     }
     const message: CallMessage = {
       seq: ++this.#seq,
-      userId: call.userId,
       plugin: call.plugin,
       capability: call.capability,
       exportName: call.exportName,
       token: call.token,
       input: call.input,
+      timeoutMs: call.timeoutMs,
     };
     return new Promise<CallOutcome>((resolve, reject) => {
       shard.pending.set(message.seq, { message, timeoutMs: call.timeoutMs, resolve, reject });
@@ -132,13 +145,14 @@ export class Executor {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#watchdog);
+    for (const { worker, state } of this.#retiring.splice(0)) this.#terminateWhenSafe(worker, state);
     await Promise.all(
       this.#shards.map(async (shard) => {
         const worker = shard.worker;
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
         this.#flush(shard);
         worker.postMessage({ type: 'close' });
-        const timer = setTimeout(() => void worker.terminate(), graceMs);
+        const timer = setTimeout(() => this.#terminateWhenSafe(worker, shard.state), graceMs);
         await exited;
         clearTimeout(timer);
         for (const pending of shard.pending.values()) pending.reject(new BulkheadError('BH_EXECUTOR_CLOSED'));
@@ -148,17 +162,18 @@ export class Executor {
   }
 
   #start(shard: Shard): void {
-    const state = new SharedArrayBuffer(stateLayout.bytes);
+    const state = WorkerState.create();
     const setup: WorkerSetup = {
       ...this.#options.setup,
       maxInstances: this.#options.maxInstancesPerWorker ?? executorDefaults.maxInstancesPerWorker,
+      instanceCacheBytes: this.#options.instanceCacheBytesPerWorker ?? executorDefaults.instanceCacheMiBPerWorker * 1048576,
       state,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup, stdout: false, stderr: false });
     shard.worker = worker;
-    shard.running = new Int32Array(state, 0, stateLayout.int32Slots);
-    shard.startedAt = new Float64Array(state, stateLayout.startedAtByteOffset, 1);
-    const lastStarted = shard.running;
+    shard.state = new WorkerState(state);
+    shard.overdue = undefined;
+    const lastStarted = shard.state.slots;
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'closed') return;
       for (const result of message.results) {
@@ -180,36 +195,88 @@ export class Executor {
     worker.once('exit', () => {
       if (this.#closed || shard.worker !== worker) return;
       // The worker died on its own (a crash, not the watchdog): replace it and recover.
-      this.#recover(shard, Atomics.load(lastStarted, 1), null);
+      this.#recover(shard, Atomics.load(lastStarted, stateLayout.lastStarted), null);
     });
   }
 
-  /** Stops any worker whose running call is past its time limit. */
+  /**
+   * Stops any call past its time limit, or whose outcome its worker has already decided (a breach
+   * the guest caught): a worker running guest code is terminated at once; one in native code is
+   * never terminated (that would abort the process), so its caller is answered now and the worker
+   * is stopped when it is back in guest code, or replaced if it stays in native code too long.
+   */
   #sweep(): void {
     const now = Date.now();
+    for (let i = this.#retiring.length - 1; i >= 0; i--) {
+      const retired = this.#retiring[i] as { worker: Worker; state: WorkerState };
+      if (retired.state.doom()) {
+        this.#retiring.splice(i, 1);
+        void retired.worker.terminate();
+      }
+    }
     for (const shard of this.#shards) {
-      if (shard.pending.size === 0) continue;
-      const seq = Atomics.load(shard.running, 0);
+      const slots = shard.state.slots;
+      const seq = Atomics.load(slots, stateLayout.running);
       if (seq === 0) continue;
       const pending = shard.pending.get(seq);
+      const abandoned = Atomics.load(slots, stateLayout.abandoned);
+      if (shard.overdue && shard.overdue.seq !== seq) shard.overdue = undefined;
       // startedAt is written before running; if it belongs to a later call, it is only later.
-      if (pending && now - (shard.startedAt[0] as number) > pending.timeoutMs) this.#kill(shard, seq, pending);
+      const due = pending ? abandoned !== Abandoned.no || now - (shard.state.startedAt[0] as number) > pending.timeoutMs : shard.overdue !== undefined;
+      if (!due) continue;
+      if (shard.state.doom()) {
+        if (pending) this.#answerOverdue(shard, seq, pending, abandoned);
+        shard.overdue = undefined;
+        this.#recover(shard, Atomics.load(slots, stateLayout.lastStarted), shard.worker);
+      } else if (pending) {
+        this.#answerOverdue(shard, seq, pending, abandoned);
+        shard.overdue = { seq, since: now };
+      } else if (shard.overdue && now - shard.overdue.since > (this.#options.nativeGraceMs ?? executorDefaults.nativeGraceMs)) {
+        this.#retire(shard);
+      }
     }
   }
 
-  #kill(shard: Shard, seq: number, pending: Pending): void {
-    const old = shard.worker;
-    const lastStarted = Atomics.load(shard.running, 1);
+  #answerOverdue(shard: Shard, seq: number, pending: Pending, abandoned: number): void {
     shard.pending.delete(seq);
     const { plugin, capability } = pending.message;
-    pending.reject(new BulkheadError('BH_PLUGIN_TIMEOUT', { plugin, capability, limitMs: pending.timeoutMs }));
-    this.#recover(shard, lastStarted, old);
+    const where = { plugin, capability };
+    const { memoryMiB } = this.#options.setup.plugins.find((p) => p.manifest.name === plugin)?.limits ?? { memoryMiB: 0 };
+    pending.reject(
+      abandoned === Abandoned.contract
+        ? new BulkheadError('BH_PLUGIN_CONTRACT', { ...where, problem: 'it went on running after breaking the host-function contract' })
+        : abandoned === Abandoned.memory
+          ? new BulkheadError('BH_PLUGIN_MEMORY_LIMIT', { ...where, limitMiB: memoryMiB })
+          : new BulkheadError('BH_PLUGIN_TIMEOUT', { ...where, limitMs: pending.timeoutMs }),
+    );
+  }
+
+  /**
+   * A worker stuck in native code past the grace period: a fresh worker takes over the shard now
+   * (calls the old one had not started move to it), and the old one is terminated as soon as it
+   * leaves native code.
+   */
+  #retire(shard: Shard): void {
+    const old = { worker: shard.worker, state: shard.state };
+    const lastStarted = Atomics.load(old.state.slots, stateLayout.lastStarted);
+    this.#retiring.push(old);
+    this.#recover(shard, lastStarted, null);
+  }
+
+  /** Terminates a worker as soon as it is not in native code (closing, or after its grace). */
+  #terminateWhenSafe(worker: Worker, state: WorkerState): void {
+    if (state.doom()) {
+      void worker.terminate();
+      return;
+    }
+    setTimeout(() => this.#terminateWhenSafe(worker, state), 10).unref();
   }
 
   /**
    * Replaces a shard's worker. Calls the old worker never started are sent to the new one, in
    * order; calls it had finished are answered by its messages, which Node delivers before 'exit';
-   * a call it was running when it died is lost and reported so (never run twice).
+   * a call it was running when it died is lost and reported so (never run twice). `old`, when
+   * given, has been doomed (it runs no native code) and is terminated here.
    */
   #recover(shard: Shard, lastStarted: number, old: Worker | null): void {
     // Calls still in the outbox were never posted: they go to the new worker with the rest.

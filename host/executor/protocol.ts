@@ -5,12 +5,12 @@
 import type { SerializedError } from '../core/errors.js';
 import type { PluginManifest } from '../manifest/manifest.js';
 import type { PluginLimits } from '../sandbox/limits.js';
-import type { Cipher } from '../store/encrypted-database.js';
+import type { StoreSettings } from '../config/config.js';
 
 /** What a worker is started with (`workerData`). */
 export interface WorkerSetup {
   readonly dataDir: string;
-  readonly store: { readonly cipher: Cipher; readonly maxOpenFiles: number; readonly pageCacheKiB: number };
+  readonly store: StoreSettings;
   /** Key of the host keyring database. Workers never see the master or signing root keys. */
   readonly keyringKey: Uint8Array;
   /** Verifies caller tokens; the worker has no use for minting them. */
@@ -18,15 +18,11 @@ export interface WorkerSetup {
   readonly plugins: readonly WorkerPlugin[];
   /** Most plugin instances (one per user and plugin) alive in this worker. */
   readonly maxInstances: number;
-  /**
-   * Written by the worker, read by the watchdog: [0] the sequence number of the call running now
-   * (0 when idle), [1] the last call started. The start time of [0] is in `startedAt`.
-   */
+  /** Most bytes (linear memory and variables) the warm instances of this worker keep together. */
+  readonly instanceCacheBytes: number;
+  /** Shared with the watchdog: which call runs since when, and in what mode (host/executor/worker-state.ts). */
   readonly state: SharedArrayBuffer;
 }
-
-/** Layout of `WorkerSetup.state`: two Int32 slots, then one Float64 (8-byte aligned). */
-export const stateLayout = Object.freeze({ running: 0, lastStarted: 1, int32Slots: 2, startedAtByteOffset: 8, bytes: 16 });
 
 export interface WorkerPlugin {
   readonly manifest: PluginManifest;
@@ -43,13 +39,16 @@ export type ToWorker = { readonly type: 'calls'; readonly calls: readonly CallMe
 export interface CallMessage {
   /** Unique per executor, increasing in the order calls are sent to a worker. */
   readonly seq: number;
-  /** The globalUserId the instance belongs to (from the verified caller context). */
-  readonly userId: string;
   readonly plugin: string;
   readonly capability: string;
   readonly exportName: string;
-  /** The caller token every host function verifies; the plugin never sees it. */
+  /**
+   * The caller token: the worker verifies it before anything runs and takes the user (whose
+   * instance runs the call) from its claims, as every host function does. The plugin never sees it.
+   */
   readonly token: string;
+  /** The call's time limit, ms, counted from when the worker starts it. */
+  readonly timeoutMs: number;
   /** Params JSON, already validated against the capability's schema. */
   readonly input: string;
 }

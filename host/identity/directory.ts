@@ -14,8 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BulkheadError } from '../core/errors.js';
-import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
-import type { SqliteStatement } from '../store/sqlite-driver.js';
+import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../sqlite/encrypted-database.js';
+import type { SqliteStatement } from '../sqlite/sqlite-driver.js';
 
 /** `application_id` of the directory file ("BHi1"). */
 const directoryApplicationId = 0x42486931;

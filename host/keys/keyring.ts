@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../store/encrypted-database.js';
-import type { SqliteStatement } from '../store/sqlite-driver.js';
+import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../sqlite/encrypted-database.js';
+import type { SqliteStatement } from '../sqlite/sqlite-driver.js';
 
 /** `application_id` of the keyring file ("BHk1"). */
 const keyringApplicationId = 0x42486b31;

@@ -45,6 +45,7 @@ export interface LimitsSpec {
   readonly maxOutputBytes?: number;
   readonly maxQueriesPerCall?: number;
   readonly maxRepliesPerCall?: number;
+  readonly storeMiB?: number;
 }
 
 /** A validated plugin.json (schemas/plugin-manifest.v1.json). */

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { BulkheadError } from '../core/errors.js';
 import type { CapabilitySpec, PluginManifest } from '../manifest/manifest.js';
-import { pagesPerMiB, resolveLimits, type LimitCaps, type PluginLimits } from '../sandbox/limits.js';
-import { checkImports, compileModule, limitMemory, unavailablePermissions } from '../sandbox/wasm-module.js';
+import { unavailablePermissions } from '../sandbox/abi.js';
+import { moduleLimits, pagesPerMiB, resolveLimits, type LimitCaps, type PluginLimits } from '../sandbox/limits.js';
+import { checkImports, compileModule, limitModule } from '../sandbox/wasm-module.js';
 import type { Approvals } from './approvals.js';
 import { readPluginFolder, type PluginFolder } from './plugin-folder.js';
 
@@ -112,7 +113,7 @@ export function preparePlugin(read: PluginFolder, builtIn: boolean, caps: LimitC
     if (unavailablePermissions.has(permission)) throw new BulkheadError('BH_PLUGIN_PERMISSION_UNAVAILABLE', { plugin: name, permission });
   }
   const limits = resolveLimits(manifest.limits, caps);
-  const bytes = limitMemory(name, read.wasm, limits.memoryMiB * pagesPerMiB);
+  const bytes = limitModule(name, read.wasm, { ...moduleLimits, memoryPages: limits.memoryMiB * pagesPerMiB });
   const module = compileModule(name, bytes);
   checkImports(name, module, manifest.permissions ?? []);
   const exported = new Set(WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name));

@@ -1,39 +1,10 @@
 import { BulkheadError } from '../core/errors.js';
 import type { Permission } from '../manifest/manifest.js';
+import { abiFunction, hostFunctionAbi, hostNamespace, kernelNamespace, networkFunctions, signatureText } from './abi.js';
+import { moduleLimits } from './limits.js';
+import { ModuleProblem, Reader, countElements, readFunctionTypes, readImports, readSections, writeLeb, type Section } from './wasm-sections.js';
 
-/** Namespace of the Extism kernel (memory blocks, input, output, errors). */
-export const kernelNamespace = 'extism:host/env';
-/** Namespace of Bulkhead's own host functions, each behind a manifest permission. */
-export const hostNamespace = 'extism:host/user';
-
-/**
- * Kernel functions a plugin may import. The HTTP functions are left out on purpose: plugins get no
- * network, and refusing the import at load says so plainly instead of failing at call time.
- */
-const kernelFunctions: ReadonlySet<string> = new Set([
-  'alloc', 'free', 'length', 'length_unsafe',
-  'load_u8', 'load_u64', 'store_u8', 'store_u64',
-  'input_offset', 'input_length', 'input_load_u8', 'input_load_u64',
-  'output_set', 'error_set', 'error_get',
-  'config_get', 'var_get', 'var_set',
-  'log_trace', 'log_debug', 'log_info', 'log_warn', 'log_error', 'get_log_level',
-]);
-const networkFunctions: ReadonlySet<string> = new Set(['http_request', 'http_status_code', 'http_headers']);
-
-/** Host functions Bulkhead provides today, by the permission that grants them. */
-export const hostFunctions: ReadonlyMap<string, Permission> = new Map<string, Permission>([
-  ['query', 'query'],
-  ['reply', 'reply'],
-]);
-
-/**
- * Bulk copies between kernel blocks and linear memory, linked for every plugin: they reach
- * nothing but the plugin's own blocks and memory, so they need no permission.
- */
-export const bulkFunctions: ReadonlySet<string> = new Set(['block_read', 'block_write']);
-
-/** Permissions a manifest may hold that this version cannot serve yet. */
-export const unavailablePermissions: ReadonlySet<Permission> = new Set<Permission>(['schedule', 'market', 'vault']);
+export { hostNamespace, kernelNamespace };
 
 /**
  * Default deny: every import must be a kernel function or a host function whose permission the
@@ -49,21 +20,19 @@ export function checkImports(plugin: string, module: WebAssembly.Module, granted
     if (entry.kind !== 'function') {
       refuse(`is a ${entry.kind}; plugins may import functions only (a module must define and export its own memory)`);
     }
+    const abi = abiFunction(entry.module, entry.name);
+    if (abi) {
+      if (abi.permission !== null && !granted.includes(abi.permission)) {
+        refuse(`needs the '${abi.permission}' permission: add "${abi.permission}" to permissions in plugin.json`);
+      }
+      continue;
+    }
     if (entry.module === kernelNamespace) {
-      if (kernelFunctions.has(entry.name)) continue;
       if (networkFunctions.has(entry.name)) refuse('makes network requests, and plugins get no network');
       refuse('is not an Extism kernel function this host provides');
     }
     if (entry.module === hostNamespace) {
-      if (bulkFunctions.has(entry.name)) continue;
-      const permission = hostFunctions.get(entry.name);
-      if (permission === undefined) {
-        return refuse(`is not a Bulkhead host function (there are: ${[...hostFunctions.keys(), ...bulkFunctions].join(', ')})`);
-      }
-      if (!granted.includes(permission as Permission)) {
-        refuse(`needs the '${permission}' permission: add "${permission}" to permissions in plugin.json`);
-      }
-      continue;
+      refuse(`is not a Bulkhead host function (there are: ${[...hostFunctionAbi.keys()].join(', ')})`);
     }
     if (entry.module.startsWith('wasi')) {
       refuse('is WASI: plugins get no filesystem, clock, randomness or environment; build without WASI');
@@ -80,83 +49,136 @@ function printable(text: string): string {
 
 const pageBytes = 65536;
 
+/** What an instance of a module may make the host hold, beyond its linear memory. */
+export interface ModuleCaps {
+  /** Linear memory pages (the plugin's memory limit). */
+  readonly memoryPages: number;
+  /** Entries of its one table, now and after any `table.grow`. */
+  readonly maxTableEntries: number;
+  readonly maxGlobals: number;
+  /** Entries of all element segments together. */
+  readonly maxElementEntries: number;
+}
+
+/** Section ids of WebAssembly 1.0 plus data count (12) and tags (13, exception handling). */
+const knownSections = 13;
+
 /**
- * Returns a copy of the module bytes whose memory can never grow past `limitPages`: the memory
- * section's maximum is set to the smaller of the declared maximum and the limit. The engine then
- * makes `memory.grow` fail at the limit, in every instance, with no cost per call. A module whose
- * initial memory already exceeds the limit, or that uses shared or 64-bit memory or several
- * memories, is refused.
+ * Checks a module's bytes before it is compiled and returns a copy whose memory and table can never
+ * grow past the caps: the memory section's maximum becomes the smaller of the declared maximum and
+ * the plugin's memory limit, the table's the smaller of its maximum and the table cap. The engine
+ * then makes `memory.grow` and `table.grow` fail at the caps, in every instance, with no cost per
+ * call. Refused (coded errors naming the problem): initial memory or table above its cap, shared or
+ * 64-bit memory, several memories or tables, GC types, too many globals or element entries, and
+ * imports whose signature differs from the host's (host/sandbox/abi.ts).
  */
-export function limitMemory(plugin: string, bytes: Uint8Array, limitPages: number): Uint8Array {
-  const limitMiB = Math.floor((limitPages * pageBytes) / 1048576);
-  const invalid = (problem: string): never => {
-    throw new BulkheadError('BH_PLUGIN_INVALID_MODULE', { plugin, problem });
-  };
-  if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
-    invalid('it does not start with the WebAssembly magic number');
-  }
-  let offset = 8;
-  while (offset < bytes.length) {
-    const id = bytes[offset] as number;
-    const size = readLeb(bytes, offset + 1, invalid);
-    const payloadStart = size.next;
-    const payloadEnd = payloadStart + size.value;
-    if (payloadEnd > bytes.length) invalid('a section runs past the end of the file');
-    if (id === 5) {
-      const count = readLeb(bytes, payloadStart, invalid);
-      if (count.value > 1) invalid('it defines more than one memory');
-      if (count.value === 0) return bytes;
-      const flags = bytes[count.next] as number;
-      if (flags > 1) invalid('its memory is shared or 64-bit, which plugins may not use');
-      const initial = readLeb(bytes, count.next + 1, invalid);
-      let maximum = limitPages;
-      let end = initial.next;
-      if (flags === 1) {
-        const declared = readLeb(bytes, initial.next, invalid);
-        maximum = Math.min(declared.value, limitPages);
-        end = declared.next;
-      }
-      if (end !== payloadEnd) invalid('its memory section is malformed');
-      if (initial.value > limitPages) {
-        throw new BulkheadError('BH_PLUGIN_MEMORY_TOO_LARGE', {
-          plugin,
-          problem: `starts with ${Math.ceil((initial.value * pageBytes) / 1048576)} MiB of memory`,
-          limitMiB,
-        });
-      }
-      const payload = [...writeLeb(1), 1, ...writeLeb(initial.value), ...writeLeb(maximum)];
-      const section = [5, ...writeLeb(payload.length), ...payload];
-      const out = new Uint8Array(offset + section.length + (bytes.length - payloadEnd));
-      out.set(bytes.subarray(0, offset), 0);
-      out.set(section, offset);
-      out.set(bytes.subarray(payloadEnd), offset + section.length);
-      return out;
+export function limitModule(plugin: string, bytes: Uint8Array, caps: ModuleCaps): Uint8Array {
+  try {
+    const sections = readSections(bytes);
+    const byId = new Map<number, Section>();
+    for (const section of sections) {
+      if (section.id > knownSections) throw new ModuleProblem(`it has a section of unknown kind ${section.id}`);
+      if (section.id !== 0) byId.set(section.id, section);
     }
-    offset = payloadEnd;
+    const types = readFunctionTypes(bytes, byId.get(1));
+    checkImportSignatures(plugin, bytes, byId.get(2), types);
+    checkCounts(plugin, bytes, byId, caps);
+    const patched = new Map<number, number[]>();
+    const memory = byId.get(5);
+    if (memory) patched.set(5, limitedMemory(plugin, bytes, memory, caps.memoryPages));
+    const table = byId.get(4);
+    if (table) patched.set(4, limitedTable(plugin, bytes, table, caps.maxTableEntries));
+    return patched.size === 0 ? bytes : rebuild(bytes, sections, patched);
+  } catch (error) {
+    if (error instanceof ModuleProblem) throw new BulkheadError('BH_PLUGIN_INVALID_MODULE', { plugin, problem: error.message });
+    throw error;
   }
-  return bytes;
 }
 
-function readLeb(bytes: Uint8Array, start: number, invalid: (problem: string) => never): { value: number; next: number } {
-  let value = 0;
-  let shift = 0;
-  for (let i = start; i < bytes.length && shift < 35; i++) {
-    const byte = bytes[i] as number;
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-    if ((byte & 0x80) === 0) return { value, next: i + 1 };
-  }
-  return invalid('a length field is malformed');
+/** The memory check alone, with the default caps for everything else (unit tests, tools). */
+export function limitMemory(plugin: string, bytes: Uint8Array, limitPages: number): Uint8Array {
+  return limitModule(plugin, bytes, { ...moduleLimits, memoryPages: limitPages });
 }
 
-function writeLeb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value = Math.floor(value / 128);
-    if (value !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (value !== 0);
+function checkImportSignatures(plugin: string, bytes: Uint8Array, section: Section | undefined, types: readonly { params: readonly string[]; results: readonly string[] }[]): void {
+  for (const entry of readImports(bytes, section)) {
+    if (entry.kind !== 'function') continue; // refused with its name by checkImports
+    const abi = abiFunction(entry.module, entry.name);
+    if (!abi) continue;
+    const type = types[entry.typeIndex];
+    if (!type || signatureText(type) !== signatureText(abi)) {
+      throw new BulkheadError('BH_PLUGIN_IMPORT_REFUSED', {
+        plugin,
+        import: `"${printable(entry.module)}" "${printable(entry.name)}"`,
+        reason: `has the wrong signature: the host provides ${signatureText(abi)} (see pdk/README.md)`,
+      });
+    }
+  }
+}
+
+function checkCounts(plugin: string, bytes: Uint8Array, byId: ReadonlyMap<number, Section>, caps: ModuleCaps): void {
+  const globals = byId.get(6);
+  const globalCount = globals ? new Reader(bytes, globals.start, globals.end).u32() : 0;
+  if (globalCount > caps.maxGlobals) throw new ModuleProblem(`it declares ${globalCount} globals; the host allows ${caps.maxGlobals}`);
+  const elements = countElements(bytes, byId.get(9));
+  if (elements > caps.maxElementEntries) {
+    throw new ModuleProblem(`its element segments hold ${elements} entries; the host allows ${caps.maxElementEntries}`);
+  }
+  void plugin;
+}
+
+function limitedMemory(plugin: string, bytes: Uint8Array, section: Section, limitPages: number): number[] {
+  const reader = new Reader(bytes, section.start, section.end);
+  const count = reader.u32();
+  if (count > 1) throw new ModuleProblem('it defines more than one memory');
+  if (count === 0) return [0];
+  const limits = reader.limits();
+  if (!reader.done) throw new ModuleProblem('its memory section is malformed');
+  if (limits.initial > limitPages) {
+    throw new BulkheadError('BH_PLUGIN_MEMORY_TOO_LARGE', {
+      plugin,
+      problem: `starts with ${Math.ceil((limits.initial * pageBytes) / 1048576)} MiB of memory`,
+      limitMiB: Math.floor((limitPages * pageBytes) / 1048576),
+    });
+  }
+  const maximum = Math.min(limits.maximum ?? limitPages, limitPages);
+  return [...writeLeb(1), 1, ...writeLeb(limits.initial), ...writeLeb(maximum)];
+}
+
+function limitedTable(plugin: string, bytes: Uint8Array, section: Section, maxEntries: number): number[] {
+  const reader = new Reader(bytes, section.start, section.end);
+  const count = reader.u32();
+  if (count > 1) throw new ModuleProblem(`it defines ${count} tables; plugins may define one`);
+  if (count === 0) return [0];
+  const refType = reader.byte();
+  if (refType !== 0x70 && refType !== 0x6f) throw new ModuleProblem('its table uses a reference type or form this host does not run');
+  const limits = reader.limits();
+  if (!reader.done) throw new ModuleProblem('its table section is malformed');
+  if (limits.initial > maxEntries) {
+    throw new BulkheadError('BH_PLUGIN_MEMORY_TOO_LARGE', {
+      plugin,
+      problem: `starts with a table of ${limits.initial} entries (the host allows ${maxEntries}, setting BULKHEAD_LIMIT_TABLE_ENTRIES)`,
+      limitMiB: 0,
+    });
+  }
+  const maximum = Math.min(limits.maximum ?? maxEntries, maxEntries);
+  return [...writeLeb(1), refType, 1, ...writeLeb(limits.initial), ...writeLeb(maximum)];
+}
+
+/** The module with some section payloads replaced. */
+function rebuild(bytes: Uint8Array, sections: readonly Section[], patched: ReadonlyMap<number, number[]>): Uint8Array {
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  for (const section of sections) {
+    const payload = patched.get(section.id);
+    const body = payload ? Uint8Array.from(payload) : bytes.subarray(section.start, section.end);
+    parts.push(Uint8Array.from([section.id, ...writeLeb(body.length)]), body);
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 

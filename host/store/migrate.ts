@@ -8,7 +8,7 @@ import {
   translateSqliteError,
   type OpenEncryptedOptions,
   type SqliteDatabase,
-} from './encrypted-database.js';
+} from '../sqlite/encrypted-database.js';
 import { quoteIdentifier, sqlTypes, type CollectionDef, type RecordedStorage, type StorageSchema } from './storage-schema.js';
 import { encodeValue } from './query-compiler.js';
 

@@ -1,4 +1,4 @@
-import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
+import type { SqliteDatabase, SqliteStatement } from '../sqlite/sqlite-driver.js';
 
 /** Prepared statements kept per open file; SQL text varies only with the shape of a query. */
 const maxStatementsPerFile = 64;

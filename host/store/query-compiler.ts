@@ -14,7 +14,10 @@ export interface CompiledQuery {
   readonly collection: CollectionDef;
   /** For insert: the record as it will be stored. */
   readonly record?: Record<string, unknown>;
-  /** For find: the same query answering one value, the records as a JSON array (same params). */
+  /**
+   * For find: the same query answering one value, the records as a JSON array (same params),
+   * each record's size counted by `bh_answer_bytes` before it joins the array.
+   */
   readonly jsonSql?: string;
 }
 
@@ -34,8 +37,22 @@ export const queryLimits = Object.freeze({
   maxListItems: 64,
   maxInItems: 1000,
   maxOrderBy: 8,
-  maxLikeLength: 1024,
+  /**
+   * A LIKE pattern is matched against one value in native code that cannot be interrupted: its
+   * worst case is (value bytes) x (pattern length), about 15 ms at these two limits.
+   */
+  maxLikeLength: 128,
+  /** UTF-8 bytes of one text value, or of one json value as stored. */
+  maxValueBytes: 64 * 1024,
+  /** Nesting of a json value (the PDK reads answers up to 64 levels; records sit 3 levels deep). */
+  maxJsonDepth: 32,
 });
+
+/**
+ * The per-row budget check of the store (host/store/query-budget.ts): SQLite calls it for every
+ * row it examines, and it stops the statement past the call's deadline or the query's row budget.
+ */
+export const budgetCheck = 'bh_step()';
 
 const requestKeys: Readonly<Record<QueryOp, ReadonlySet<string>>> = {
   insert: new Set(['op', 'collection', 'values']),
@@ -93,16 +110,18 @@ export function compileQuery(schema: StorageSchema, request: unknown, context: C
     case 'find':
       return compileFind(collection, request);
     case 'count': {
+      // Without conditions SQLite counts the b-tree's pages, bounded by the file quota: no check.
       const params: SqlValue[] = [];
       const where = whereClause(collection, request['where'], params, false);
-      return { op: 'count', sql: `SELECT count(*) AS "count" FROM ${collection.table}${where}`, params, collection };
+      return { op: 'count', sql: `SELECT count(*) AS "count" FROM ${collection.table}${where && withBudget(where)}`, params, collection };
     }
     case 'update':
       return compileUpdate(collection, request, context);
     case 'delete': {
+      // Deleting every record is SQLite's truncate, bounded by the file quota: no check.
       const params: SqlValue[] = [];
       const where = whereClause(collection, request['where'], params, true);
-      return { op: 'delete', sql: `DELETE FROM ${collection.table}${where}`, params, collection };
+      return { op: 'delete', sql: `DELETE FROM ${collection.table}${where && withBudget(where)}`, params, collection };
     }
   }
 }
@@ -112,12 +131,10 @@ export function encodeValue(type: FieldType, value: unknown): SqlValue {
   if (value === null) return null;
   if (type === 'boolean') return value ? 1 : 0;
   if (type === 'json') {
-    try {
-      return JSON.stringify(value);
-    } catch {
-      // Only a value nested deeper than the stack allows gets here (JSON has no cycles).
-      tooComplex('a json value is nested too deeply to store');
-    }
+    // Checked before anything recursive runs: a deeper value would be stored and then break
+    // every read of its collection.
+    if (nestedDeeperThan(value, queryLimits.maxJsonDepth)) tooComplex(`a json value is nested more than ${queryLimits.maxJsonDepth} levels deep`);
+    return JSON.stringify(value);
   }
   return value as string | number;
 }
@@ -136,7 +153,7 @@ function compileInsert(collection: CollectionDef, values: unknown, context: Comp
       value = null;
     }
     checkValue(field, value, `values.${field.name}`, field.required);
-    params.push(encodeValue(field.type, value));
+    params.push(encodeChecked(field, value, `values.${field.name}`));
     record[field.name] = value;
   }
   return { op: 'insert', sql: collection.insertSql, params, collection, record };
@@ -153,18 +170,19 @@ function compileUpdate(collection: CollectionDef, request: Record<string, unknow
     const value = set[key];
     checkValue(field, value, `set.${field.name}`, field.required);
     assignments.push(`${field.column} = ?`);
-    params.push(encodeValue(field.type, value));
+    params.push(encodeChecked(field, value, `set.${field.name}`));
   }
   assignments.push('"updatedAt" = ?');
   params.push(context.now);
   const where = whereClause(collection, request['where'], params, true);
-  return { op: 'update', sql: `UPDATE ${collection.table} SET ${assignments.join(', ')}${where}`, params, collection };
+  return { op: 'update', sql: `UPDATE ${collection.table} SET ${assignments.join(', ')}${withBudget(where)}`, params, collection };
 }
 
 function compileFind(collection: CollectionDef, request: Record<string, unknown>): CompiledQuery {
   const params: SqlValue[] = [];
   const where = whereClause(collection, request['where'], params, false);
   let order = '';
+  const orderTerms: { column: string; direction: string }[] = [];
   const orderBy = request['orderBy'];
   if (orderBy !== undefined) {
     if (!Array.isArray(orderBy) || orderBy.length === 0 || orderBy.length > queryLimits.maxOrderBy) {
@@ -179,6 +197,7 @@ function compileFind(collection: CollectionDef, request: Record<string, unknown>
       if (!field) unknownField(collection, 'orderBy');
       const direction = entry['direction'] ?? 'asc';
       if (direction !== 'asc' && direction !== 'desc') invalid('orderBy direction must be asc or desc');
+      orderTerms.push({ column: field.column, direction: direction === 'asc' ? 'ASC' : 'DESC' });
       return `${field.column} ${direction === 'asc' ? 'ASC' : 'DESC'}`;
     });
     order = ` ORDER BY ${terms.join(', ')}`;
@@ -192,15 +211,27 @@ function compileFind(collection: CollectionDef, request: Record<string, unknown>
     invalid(`offset must be a whole number from 0 to ${queryLimits.maxOffset}`);
   }
   params.push(limit as number, offset as number);
-  const sql = `SELECT ${collection.selectList} FROM ${collection.table}${where}${order} LIMIT ? OFFSET ?`;
+  const from = `FROM ${collection.table}${withBudget(where)}${order} LIMIT ? OFFSET ?`;
+  // Each record is written as JSON once, in the subquery, and its size counted before it joins
+  // the array: an answer larger than the call's memory budget stops before it is built. The
+  // ORDER BY inside the aggregate keeps the array in the query's order (SQLite >= 3.44), on the
+  // sort keys carried out of the subquery as o0, o1, ...
+  const keys = orderTerms.map((term, i) => `, ${term.column} AS "o${i}"`).join('');
+  const arrayOrder = orderTerms.length === 0 ? '' : ` ORDER BY ${orderTerms.map((term, i) => `"o${i}" ${term.direction}`).join(', ')}`;
   return {
     op: 'find',
-    sql,
-    // The ORDER BY inside the aggregate keeps the array in the query's order (SQLite >= 3.44).
-    jsonSql: `SELECT json_group_array(${collection.jsonObject}${order}) FROM (${sql})`,
+    sql: `SELECT ${collection.selectList} ${from}`,
+    // The records are joined as text (a subquery's column loses its JSON subtype, and re-parsing it
+    // with json() would cost a second pass over every record).
+    jsonSql: `SELECT coalesce('[' || group_concat("r", ','${arrayOrder}) || ']', '[]') FROM (SELECT ${collection.jsonObject} AS "r"${keys} ${from}) WHERE bh_answer_bytes(octet_length("r"))`,
     params,
     collection,
   };
+}
+
+/** A WHERE clause (or none) with the budget check in front of its conditions. */
+function withBudget(where: string): string {
+  return where === '' ? ` WHERE ${budgetCheck}` : ` WHERE ${budgetCheck} AND ${where.slice(' WHERE '.length)}`;
 }
 
 /** `' WHERE ...'`, or '' for no conditions. Update and delete must say `where` (`{}` for all records). */
@@ -318,6 +349,30 @@ function checkValue(field: FieldDef, value: unknown, place: string, notNull: boo
   if (!valueFitsType(field.type, value)) {
     throw new BulkheadError('BH_QUERY_TYPE_MISMATCH', { place, expected: expectedValue[field.type], type: field.type, field: field.name });
   }
+  if (typeof value === 'string' && value.length > queryLimits.maxValueBytes / 3 && Buffer.byteLength(value) > queryLimits.maxValueBytes) {
+    throw new BulkheadError('BH_QUERY_VALUE_TOO_LARGE', { place, limit: queryLimits.maxValueBytes });
+  }
+}
+
+/** Encodes a json value, refusing one whose stored text would pass the value limit. */
+function encodeChecked(field: FieldDef, value: unknown, place: string): SqlValue {
+  const encoded = encodeValue(field.type, value);
+  if (field.type === 'json' && typeof encoded === 'string' && Buffer.byteLength(encoded) > queryLimits.maxValueBytes) {
+    throw new BulkheadError('BH_QUERY_VALUE_TOO_LARGE', { place, limit: queryLimits.maxValueBytes });
+  }
+  return encoded;
+}
+
+/** Whether a JSON value nests deeper than `max` levels, found without recursion. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    if (typeof item.value !== 'object' || item.value === null) continue;
+    const depth = item.depth + 1;
+    if (depth > max) return true;
+    for (const inner of Object.values(item.value)) if (typeof inner === 'object' && inner !== null) stack.push({ value: inner, depth });
+  }
+  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -13,9 +13,10 @@ import {
   translateSqliteError,
   type Cipher,
   type SqliteDatabase,
-} from './encrypted-database.js';
+} from '../sqlite/encrypted-database.js';
 import { createFile, prepareFile } from './migrate.js';
 import { OpenFile, OpenFiles } from './open-files.js';
+import { QueryMeter, QueryStopped, unlimitedBudget, type QueryBudget } from './query-budget.js';
 import { compileQuery, type CompiledQuery } from './query-compiler.js';
 import { buildStorageSchema, type StorageSchema } from './storage-schema.js';
 
@@ -36,6 +37,12 @@ export interface StoreOptions {
   readonly pageCacheKiB?: number;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
+  /** Most rows one query may examine. Default 100,000. */
+  readonly maxRowsExamined?: number;
+  /** Size quota of one (user, plugin) file, MiB. Default: 64 for every plugin. */
+  readonly pluginQuotaMiB?: (plugin: string) => number;
+  /** Longest wait for a file another process holds, ms (never past the call's deadline). Default 2000. */
+  readonly busyTimeoutMs?: number;
 }
 
 /** What a successful query returns (schemas/query.v1.json, response). */
@@ -46,7 +53,10 @@ export type QueryResult =
 
 export type QueryResponse = QueryResult | { ok: false; error: { code: string; message: string } };
 
-export const storeDefaults = Object.freeze({ cipher: 'aegis' as Cipher, maxOpenFiles: 256, pageCacheKiB: 512 });
+export const storeDefaults = Object.freeze({ cipher: 'aegis' as Cipher, maxOpenFiles: 256, pageCacheKiB: 512, maxRowsExamined: 100_000, quotaMiB: 64, busyTimeoutMs: 2000 });
+
+/** SQLite's page size for new files (its default): the quota is counted in pages. */
+const pageBytes = 4096;
 
 /**
  * Every user's data for every plugin, each in its own encrypted SQLite file.
@@ -65,6 +75,7 @@ export class Store {
   readonly #files: OpenFiles;
   readonly #schemas = new Map<string, StorageSchema>();
   readonly #madeDirs = new Set<string>();
+  readonly #meter: QueryMeter;
   #closed = false;
 
   constructor(options: StoreOptions) {
@@ -73,6 +84,7 @@ export class Store {
     this.#pageCacheKiB = options.pageCacheKiB ?? storeDefaults.pageCacheKiB;
     this.#now = options.now ?? Date.now;
     this.#files = new OpenFiles(options.maxOpenFiles ?? storeDefaults.maxOpenFiles);
+    this.#meter = new QueryMeter(options.maxRowsExamined ?? storeDefaults.maxRowsExamined);
   }
 
   /** Number of user files open right now. */
@@ -84,8 +96,8 @@ export class Store {
    * Runs one query for the caller named by `token` on the plugin being served. Throws a
    * BulkheadError (BH_TOKEN_*, BH_QUERY_*, BH_STORE_*); a failed write leaves the file as it was.
    */
-  execute(token: string, plugin: string, request: unknown): QueryResult {
-    return this.#execute(token, plugin, request, run);
+  execute(token: string, plugin: string, request: unknown, budget: QueryBudget = unlimitedBudget): QueryResult {
+    return this.#execute(token, plugin, request, budget, run);
   }
 
   /**
@@ -93,29 +105,51 @@ export class Store {
    * written as JSON by SQLite itself: no JavaScript object per row, and about 4x faster for a
    * page of records than building the objects and stringifying them.
    */
-  executeJson(token: string, plugin: string, request: unknown): string {
-    return this.#execute(token, plugin, request, runJson);
+  executeJson(token: string, plugin: string, request: unknown, budget: QueryBudget = unlimitedBudget): string {
+    return this.#execute(token, plugin, request, budget, runJson);
   }
 
-  #execute<T>(token: string, plugin: string, request: unknown, runner: (file: OpenFile, query: CompiledQuery) => T): T {
+  #execute<T>(token: string, plugin: string, request: unknown, budget: QueryBudget, runner: (file: OpenFile, query: CompiledQuery) => T): T {
     if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
     const claims = this.#options.tokens.verify(token, plugin);
     // Compile first: a refused query never creates or opens a file.
     const schema = this.#schema(plugin);
     const query = compileQuery(schema, request, { now: this.#now(), newId: randomUUID });
     const key = fileCacheKey(plugin, claims.sub);
-    const file = this.#files.get(key) ?? this.#open(schema, claims.sub, key);
+    const file = this.#files.get(key) ?? this.#open(schema, claims.sub, key, budget);
+    this.#meter.start(budget);
     try {
       return runner(file, query);
     } catch (error) {
+      if (error instanceof QueryStopped) throw this.#stopped(error);
       const code = sqliteCode(error);
       if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new BulkheadError('BH_STORE_UNIQUE_VIOLATION', { collection: query.collection.name });
       }
+      if (code === 'SQLITE_FULL') throw new BulkheadError('BH_STORE_QUOTA_EXCEEDED', { plugin, limitMiB: this.#quotaMiB(plugin) });
       // A damaged or failing file is closed so that the next request opens and checks it afresh.
       this.#files.close(key);
       throw translateSqliteError(error);
+    } finally {
+      this.#meter.start(unlimitedBudget);
     }
+  }
+
+  #stopped(error: QueryStopped): BulkheadError {
+    switch (error.reason) {
+      case 'rows':
+        return new BulkheadError('BH_QUERY_BUDGET_EXCEEDED', {
+          problem: `it examined more than ${this.#meter.maxRows} records; add an index that fits its where and orderBy, or narrow it`,
+        });
+      case 'time':
+        return new BulkheadError('BH_QUERY_BUDGET_EXCEEDED', { problem: 'the call reached its time limit while the query ran' });
+      case 'answer':
+        return new BulkheadError('BH_HOST_ANSWER_TOO_LARGE');
+    }
+  }
+
+  #quotaMiB(plugin: string): number {
+    return this.#options.pluginQuotaMiB?.(plugin) ?? storeDefaults.quotaMiB;
   }
 
   /** Like execute, but returns the response envelope instead of throwing a BulkheadError. */
@@ -162,7 +196,7 @@ export class Store {
     return path.join(this.#options.dataDir, 'plugins', plugin, `${fileId}.db`);
   }
 
-  #open(schema: StorageSchema, userId: string, cacheKey: string): OpenFile {
+  #open(schema: StorageSchema, userId: string, cacheKey: string, budget: QueryBudget): OpenFile {
     const { plugin } = schema;
     const pluginKey = this.#options.pluginKey(plugin);
     const fileId = fileIdFor(pluginKey, userId);
@@ -181,7 +215,10 @@ export class Store {
     // Each user's file has one owner (one process, and in it one worker): holding its lock keeps
     // the WAL index in memory (no -shm file to create per open) and stops a second host from
     // serving the same user from the same data directory.
-    const options = { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, exclusive: true };
+    // A file another process holds is waited for, but never past the call's deadline: the worker
+    // cannot be stopped while SQLite waits, and the caller should hear BH_STORE_BUSY in time.
+    const busyTimeoutMs = Math.floor(Math.max(0, Math.min(this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs, budget.deadline - Date.now() - 50)));
+    const options = { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, exclusive: true, busyTimeoutMs };
     let db: SqliteDatabase;
     try {
       if (isNew) {
@@ -198,6 +235,8 @@ export class Store {
     } finally {
       key.fill(0);
     }
+    db.pragma(`max_page_count = ${Math.floor((this.#quotaMiB(plugin) * 1048576) / pageBytes)}`);
+    this.#meter.register(db);
     const open = new OpenFile(db);
     this.#files.add(cacheKey, open);
     return open;

@@ -28,5 +28,7 @@ declare namespace WebAssembly {
   class CompileError extends Error {}
   class LinkError extends Error {}
   class RuntimeError extends Error {}
+  /** A WebAssembly exception (exception handling proposal) that left the module uncaught. */
+  class Exception {}
 }
 type BufferSource = ArrayBufferView | ArrayBuffer;

@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from '../../host/store/sqlite-driver.js';
+import Database from '../../host/sqlite/sqlite-driver.js';
 import { storeDefaults } from '../../host/store/store.js';
 import type { Host } from '../../host/host.js';
 import { isBulkheadError } from '../../host/core/errors.js';

@@ -14,8 +14,8 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import Database, { driverPackage } from '../../host/store/sqlite-driver.js';
-import type { Cipher } from '../../host/store/encrypted-database.js';
+import Database, { driverPackage } from '../../host/sqlite/sqlite-driver.js';
+import type { Cipher } from '../../host/sqlite/encrypted-database.js';
 import { storeDefaults } from '../../host/store/store.js';
 import { openTestStore, tempDir } from '../helpers/fixtures.js';
 

@@ -1,12 +1,12 @@
 /**
  * Cross-driver check run by .ci/run: data written through the store on one Node version (and so
- * one SQLite driver, see host/store/sqlite-driver.ts) must read back on another.
+ * one SQLite driver, see host/sqlite/sqlite-driver.ts) must read back on another.
  *
  * usage: node dist/tests/compat/driver-compat.js <dataDir> <note text>
  * Adds one note for a fixed user, then prints every note text of that user as a JSON array.
  * Keys come from BULKHEAD_MASTER_KEY and BULKHEAD_SIGNING_KEY (hex).
  */
-import { driverPackage } from '../../host/store/sqlite-driver.js';
+import { driverPackage } from '../../host/sqlite/sqlite-driver.js';
 import { openTestStore } from '../helpers/fixtures.js';
 
 const [dataDir, text] = process.argv.slice(2) as [string, string];

@@ -9,7 +9,7 @@ import { fromRoot } from '../../host/core/paths.js';
 import type { CallerContext } from '../../host/dispatch/dispatcher.js';
 import { assembleHost, createHost, type Host, type HostCore } from '../../host/host.js';
 import { parseManifest, type PluginManifest } from '../../host/manifest/manifest.js';
-import type { Cipher } from '../../host/store/encrypted-database.js';
+import type { Cipher } from '../../host/sqlite/encrypted-database.js';
 import { storeDefaults } from '../../host/store/store.js';
 
 /** A fresh directory under the OS temp dir; removed by the returned cleanup. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { isBulkheadError } from '../../host/core/errors.js';
-import { openEncryptedDatabase } from '../../host/store/encrypted-database.js';
+import { openEncryptedDatabase } from '../../host/sqlite/encrypted-database.js';
 import { tempDir, withTestStore } from '../helpers/fixtures.js';
 
 function listFiles(dir: string): string[] {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
 import { fileIdFor, fileKeyFor } from '../../host/keys/key-service.js';
 import { parseManifest, type PluginManifest, type StorageSpec } from '../../host/manifest/manifest.js';
-import { openEncryptedDatabase } from '../../host/store/encrypted-database.js';
+import { openEncryptedDatabase } from '../../host/sqlite/encrypted-database.js';
 import { openTestStore, tempDir } from '../helpers/fixtures.js';
 
 const v1: StorageSpec = {

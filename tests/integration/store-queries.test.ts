@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { isBulkheadError } from '../../host/core/errors.js';
-import { openEncryptedDatabase } from '../../host/store/encrypted-database.js';
+import { openEncryptedDatabase } from '../../host/sqlite/encrypted-database.js';
 import { openTestStore, tempDir, withTestStore, type TestStore } from '../helpers/fixtures.js';
 
 function withStore(fn: (t: TestStore, token: string) => void, options: { maxOpenFiles?: number; now?: () => number } = {}): void {

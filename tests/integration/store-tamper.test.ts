@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import Database from '../../host/store/sqlite-driver.js';
+import Database from '../../host/sqlite/sqlite-driver.js';
 import path from 'node:path';
 import { isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
 import { fileIdFor, fileKeyFor } from '../../host/keys/key-service.js';
-import { openEncryptedDatabase } from '../../host/store/encrypted-database.js';
+import { openEncryptedDatabase } from '../../host/sqlite/encrypted-database.js';
 import { openTestStore, tempDir, type TestStore } from '../helpers/fixtures.js';
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');

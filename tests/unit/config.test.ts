@@ -2,16 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { defaultLimits, resolveLimits } from '../../host/sandbox/limits.js';
 import { loadConfig as loadConfigFrom, readEnvironment } from '../../host/config/config.js';
 import { isBulkheadError } from '../../host/core/errors.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const loadConfig = (env: Record<string, string>, cwd: string) => loadConfigFrom(readEnvironment(env, cwd), cwd);
 
-test('defaults: ./data, aegis, 256 open files, 512 KiB page cache; the result is frozen', () => {
+test('defaults: ./data, aegis, 256 open files, 512 KiB page cache, 100,000 rows per query, 2 s busy wait; the result is frozen', () => {
   const config = loadConfig({}, '/srv/bulkhead');
   assert.equal(config.dataDir, '/srv/bulkhead/data');
-  assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512 });
+  assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512, maxRowsExamined: 100_000, busyTimeoutMs: 2000 });
   assert.equal(config.production, false);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store));
 });
@@ -99,4 +100,32 @@ test('bad chat settings stop start-up naming the variable, never echoing the val
       `${variable}=${value}`,
     );
   }
+});
+
+test('every manifest limit has an operator ceiling: a manifest asking for more gets the ceiling', () => {
+  const config = loadConfig(
+    {
+      BULKHEAD_LIMIT_TIMEOUT_MS: '500',
+      BULKHEAD_LIMIT_MEMORY_MIB: '8',
+      BULKHEAD_LIMIT_INPUT_BYTES: '1000',
+      BULKHEAD_LIMIT_OUTPUT_BYTES: '2000',
+      BULKHEAD_LIMIT_QUERIES_PER_CALL: '10',
+      BULKHEAD_LIMIT_REPLIES_PER_CALL: '2',
+      BULKHEAD_LIMIT_STORE_MIB: '4',
+    },
+    '/srv/bulkhead',
+  );
+  const greedy = { timeoutMs: 60_000, memoryMiB: 4096, maxInputBytes: 16_777_216, maxOutputBytes: 16_777_216, maxQueriesPerCall: 100_000, maxRepliesPerCall: 1000, storeMiB: 65_536 };
+  assert.deepEqual(resolveLimits(greedy, config.plugins.caps), {
+    timeoutMs: 500,
+    memoryMiB: 8,
+    maxInputBytes: 1000,
+    maxOutputBytes: 2000,
+    maxQueriesPerCall: 10,
+    maxRepliesPerCall: 2,
+    storeMiB: 4,
+  });
+  // Every limit a manifest can set has its ceiling (a new limit without one fails here).
+  assert.deepEqual(Object.keys(config.plugins.caps).sort(), Object.keys(defaultLimits).sort());
+  assert.throws(() => loadConfig({ BULKHEAD_LIMIT_STORE_MIB: '0' }, '/srv/bulkhead'), /BULKHEAD_LIMIT_STORE_MIB/);
 });

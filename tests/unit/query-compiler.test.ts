@@ -27,7 +27,7 @@ const golden: { name: string; request: unknown; sql: string; params: unknown[] }
   {
     name: 'find by id',
     request: { op: 'find', collection: 'notes', where: { id: 'abc' } },
-    sql: `SELECT ${columns} FROM "c_notes" WHERE "id" = ? LIMIT ? OFFSET ?`,
+    sql: `SELECT ${columns} FROM "c_notes" WHERE bh_step() AND "id" = ? LIMIT ? OFFSET ?`,
     params: ['abc', 100, 0],
   },
   {
@@ -40,19 +40,19 @@ const golden: { name: string; request: unknown; sql: string; params: unknown[] }
       limit: 10,
       offset: 20,
     },
-    sql: `SELECT ${columns} FROM "c_notes" WHERE ("pinned" = ? AND "priority" >= ? AND "priority" < ? AND ("text" LIKE ? ESCAPE '\\' OR "dueAt" IS NULL)) ORDER BY "createdAt" DESC, "text" ASC LIMIT ? OFFSET ?`,
+    sql: `SELECT ${columns} FROM "c_notes" WHERE bh_step() AND ("pinned" = ? AND "priority" >= ? AND "priority" < ? AND ("text" LIKE ? ESCAPE '\\' OR "dueAt" IS NULL)) ORDER BY "createdAt" DESC, "text" ASC LIMIT ? OFFSET ?`,
     params: [1, 2, 5, '%milk%', 10, 20],
   },
   {
     name: 'in, ne and ne null',
     request: { op: 'count', collection: 'notes', where: { and: [{ id: { in: ['a', 'b'] } }, { text: { ne: 'x' } }, { tags: { ne: null } }] } },
-    sql: `SELECT count(*) AS "count" FROM "c_notes" WHERE ("id" IN (?, ?) AND "text" IS NOT ? AND "tags" IS NOT NULL)`,
+    sql: `SELECT count(*) AS "count" FROM "c_notes" WHERE bh_step() AND ("id" IN (?, ?) AND "text" IS NOT ? AND "tags" IS NOT NULL)`,
     params: ['a', 'b', 'x'],
   },
   {
     name: 'empty in list matches nothing',
     request: { op: 'count', collection: 'notes', where: { id: { in: [] } } },
-    sql: `SELECT count(*) AS "count" FROM "c_notes" WHERE "id" IN ()`,
+    sql: `SELECT count(*) AS "count" FROM "c_notes" WHERE bh_step() AND "id" IN ()`,
     params: [],
   },
   {
@@ -64,7 +64,7 @@ const golden: { name: string; request: unknown; sql: string; params: unknown[] }
   {
     name: 'update sets fields and updatedAt',
     request: { op: 'update', collection: 'notes', where: { id: 'abc' }, set: { text: 'oat milk', pinned: false, tags: null } },
-    sql: `UPDATE "c_notes" SET "text" = ?, "pinned" = ?, "tags" = ?, "updatedAt" = ? WHERE "id" = ?`,
+    sql: `UPDATE "c_notes" SET "text" = ?, "pinned" = ?, "tags" = ?, "updatedAt" = ? WHERE bh_step() AND "id" = ?`,
     params: ['oat milk', 0, null, context.now, 'abc'],
   },
   {
@@ -76,13 +76,13 @@ const golden: { name: string; request: unknown; sql: string; params: unknown[] }
   {
     name: 'delete by time range',
     request: { op: 'delete', collection: 'notes', where: { createdAt: { lt: 1000 }, score: { gt: -0.5 } } },
-    sql: `DELETE FROM "c_notes" WHERE ("createdAt" < ? AND "score" > ?)`,
+    sql: `DELETE FROM "c_notes" WHERE bh_step() AND ("createdAt" < ? AND "score" > ?)`,
     params: [1000, -0.5],
   },
   {
     name: 'user-supplied text that looks like SQL is only ever a parameter',
     request: { op: 'find', collection: 'notes', where: { text: `x'; DROP TABLE "c_notes"; --` }, limit: 1 },
-    sql: `SELECT ${columns} FROM "c_notes" WHERE "text" = ? LIMIT ? OFFSET ?`,
+    sql: `SELECT ${columns} FROM "c_notes" WHERE bh_step() AND "text" = ? LIMIT ? OFFSET ?`,
     params: [`x'; DROP TABLE "c_notes"; --`, 1, 0],
   },
 ];
@@ -184,7 +184,7 @@ test('every limit in the compiler is the one the schema states', () => {
 // ---- property: whatever JSON comes in, the output is a coded error or SQL over manifest names ----
 
 const manifestIdentifiers = new Set(['c_notes', ...schema.collections.get('notes')!.fields.keys(), 'count']);
-const sqlWords = new Set(['SELECT', 'FROM', 'WHERE', 'AND', 'OR', 'IN', 'IS', 'NOT', 'NULL', 'LIKE', 'ESCAPE', 'ORDER', 'BY', 'ASC', 'DESC', 'LIMIT', 'OFFSET', 'INSERT', 'INTO', 'VALUES', 'UPDATE', 'SET', 'DELETE', 'count', 'AS']);
+const sqlWords = new Set(['SELECT', 'FROM', 'WHERE', 'AND', 'OR', 'IN', 'IS', 'NOT', 'NULL', 'LIKE', 'ESCAPE', 'ORDER', 'BY', 'ASC', 'DESC', 'LIMIT', 'OFFSET', 'INSERT', 'INTO', 'VALUES', 'UPDATE', 'SET', 'DELETE', 'count', 'AS', 'bh_step']);
 
 function assertOnlyManifestIdentifiers(sql: string): void {
   for (const match of sql.matchAll(/"([^"]*)"/g)) assert.ok(manifestIdentifiers.has(match[1] as string), 'identifier from the manifest');

@@ -15,6 +15,7 @@ import { checkImports, limitMemory } from '../../host/sandbox/wasm-module.js';
 import { KeyService } from '../../host/keys/key-service.js';
 import { workerSetup } from '../../host/host.js';
 import { consoleUser } from '../helpers/fixtures.js';
+import { storeDefaults } from '../../host/store/store.js';
 
 const wabt = await wabtInit();
 function wat(source: string): Uint8Array {
@@ -177,7 +178,7 @@ test('workers are started with derived keys only: no byte run of the master or s
   const wasm = wat('(module (memory (export "memory") 1))');
   const manifest = parseManifest({ manifestVersion: 1, name: 'keyed', version: '1.0.0', description: 'k' }, 'test');
   const plugin = preparePlugin({ folder: '/x', manifest, wasm, manifestSha256: '', wasmSha256: '' }, true, defaultCaps);
-  const setup = workerSetup(keys, { dataDir: '/d', store: { cipher: 'aegis', maxOpenFiles: 1, pageCacheKiB: 64 } }, [plugin]);
+  const setup = workerSetup(keys, { dataDir: '/d', store: { ...storeDefaults, maxOpenFiles: 1, pageCacheKiB: 64 } }, [plugin]);
   // Everything a worker receives, as bytes: each key, each buffer behind a key (a view shares its
   // whole buffer when posted), and the rest as JSON.
   const views = [setup.keyringKey, setup.tokenKey.key, ...setup.plugins.flatMap((p) => [p.key.fileRoot, p.key.names])];

@@ -26,6 +26,8 @@ export interface OpenEncryptedOptions {
    * instead of a -shm file, and another process cannot open the file meanwhile.
    */
   readonly exclusive?: boolean;
+  /** How long to wait for a lock another connection holds before BH_STORE_BUSY. Default 2000 ms. */
+  readonly busyTimeoutMs?: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEn
   if (!Buffer.isBuffer(key) || key.length !== 32) throw new BulkheadError('BH_STORE_KEY_LENGTH');
   let db: SqliteDatabase;
   try {
-    db = new Database(file, { fileMustExist: !options.create, timeout: busyTimeoutMs });
+    db = new Database(file, { fileMustExist: !options.create, timeout: options.busyTimeoutMs ?? busyTimeoutMs });
   } catch (error) {
     throw translateSqliteError(error);
   }

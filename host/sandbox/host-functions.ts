@@ -1,0 +1,210 @@
+/**
+ * The implementations of Bulkhead's host functions (`extism:host/user`), one per entry of the
+ * table in host/sandbox/abi.ts, and the guard every call of one passes through:
+ *
+ * - the user comes only from the call's verified caller token, never from the request;
+ * - once the call's outcome is decided (a contract breach, the memory limit, its deadline), every
+ *   later host call repeats that outcome, so a guest that catches the exception gains nothing;
+ * - native work (the store) is announced to the watchdog, which never terminates a worker inside
+ *   it, and is bounded by the call's deadline and the answer's memory budget instead;
+ * - past the deadline no host function starts, and one that ends past it ends the call.
+ */
+import { BulkheadError } from '../core/errors.js';
+import type { PluginManifest } from '../manifest/manifest.js';
+import type { Store } from '../store/store.js';
+import { hostFunctionAbi, type AbiFunction } from './abi.js';
+import { ContractBreach, MemoryLimitReached, type ImportFunction, type Kernel } from './kernel.js';
+import { hostFunctionLimits, type PluginLimits } from './limits.js';
+
+/** The call's time limit passed: the call ends with BH_PLUGIN_TIMEOUT. */
+export class CallTimedOut extends Error {}
+
+/** The watchdog claimed this worker for termination: no more native work may start. */
+export class WorkerDoomed extends Error {}
+
+/** What the host functions know about the call in progress; the guest never sees it. */
+export interface CallState {
+  readonly plugin: string;
+  readonly capability: string;
+  readonly token: string;
+  readonly limits: PluginLimits;
+  readonly kernel: Kernel;
+  /** Date.now() past which nothing more is done for this call. */
+  readonly deadline: number;
+  readonly replies: string[];
+  queries: number;
+  /** The first breach, refusal or timeout that decided the call's outcome. */
+  fatal: Error | undefined;
+}
+
+/** What the worker provides to the host functions. */
+export interface HostRuntime {
+  readonly store: Store;
+  /** The call in progress, or undefined (a start function calling a host function). */
+  current(): CallState | undefined;
+  /** Records the outcome of the call (first one wins) and tells the watchdog; returns it. */
+  fail(call: CallState, error: Error): Error;
+  /** Announces native work; false when the worker has been doomed. */
+  enterNative(): boolean;
+  leaveNative(): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Implementation = (runtime: HostRuntime, call: CallState, ...args: any[]) => unknown;
+
+const implementations: Readonly<Record<string, Implementation>> = {
+  block_read: blockRead as Implementation,
+  block_write: blockWrite as Implementation,
+  query: hostQuery as Implementation,
+  reply: hostReply as Implementation,
+};
+
+for (const name of hostFunctionAbi.keys()) {
+  if (!Object.hasOwn(implementations, name)) throw new Error(`host function ${name} has no implementation`);
+}
+
+/** The host functions a plugin may link: the ungated ones and those its manifest grants. */
+export function linkHostFunctions(manifest: PluginManifest, runtime: HostRuntime): Record<string, ImportFunction> {
+  const granted = new Set<string>(manifest.permissions ?? []);
+  const linked: Record<string, ImportFunction> = {};
+  for (const [name, abi] of hostFunctionAbi) {
+    if (abi.permission !== null && !granted.has(abi.permission)) continue;
+    linked[name] = guarded(name, abi, implementations[name] as Implementation, runtime);
+  }
+  return linked;
+}
+
+function guarded(name: string, abi: AbiFunction, implementation: Implementation, runtime: HostRuntime): ImportFunction {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return (_context: unknown, ...args: any[]): unknown => {
+    const call = runtime.current();
+    if (!call) throw new ContractBreach(`called ${name} outside a capability call`);
+    if (call.fatal) throw call.fatal;
+    if (Date.now() > call.deadline) throw runtime.fail(call, new CallTimedOut());
+    if (abi.native && !runtime.enterNative()) throw new WorkerDoomed();
+    let result: unknown;
+    try {
+      result = implementation(runtime, call, ...args);
+    } catch (error) {
+      if (error instanceof ContractBreach || error instanceof MemoryLimitReached) throw runtime.fail(call, error);
+      throw error;
+    } finally {
+      if (abi.native) runtime.leaveNative();
+    }
+    if (Date.now() > call.deadline) throw runtime.fail(call, new CallTimedOut());
+    return result;
+  };
+}
+
+/**
+ * `block_read(i64 handle, i32 dest) -> i32`: copies a whole kernel block into linear memory at
+ * `dest` in one call (the kernel's load_u64 costs a host call per 8 bytes). 0 on success.
+ */
+function blockRead(_runtime: HostRuntime, call: CallState, handle: bigint, dest: number): number {
+  const bytes = call.kernel.read(handle, 'block_read');
+  const memory = linearMemory(call, dest, bytes.byteLength, 'block_read');
+  memory.set(bytes, dest >>> 0);
+  return 0;
+}
+
+/**
+ * `block_write(i32 src, i32 length) -> i64 handle`: a new kernel block holding linear memory
+ * [src, src + length); 0 when the plugin's memory limit refuses it.
+ */
+function blockWrite(_runtime: HostRuntime, call: CallState, src: number, length: number): bigint {
+  const size = length >>> 0;
+  const memory = linearMemory(call, src, size, 'block_write');
+  if (size > call.kernel.freeBytes) return 0n;
+  const start = src >>> 0;
+  return call.kernel.store(memory.slice(start, start + size));
+}
+
+function linearMemory(call: CallState, offset: number, length: number, name: string): Uint8Array {
+  const memory = call.kernel.memory;
+  if (!memory) throw new ContractBreach(`called ${name} without exporting its memory`);
+  const bytes = new Uint8Array(memory.buffer);
+  if ((offset >>> 0) + length > bytes.byteLength) throw new ContractBreach(`pointed ${name} outside its linear memory`);
+  return bytes;
+}
+
+/**
+ * Room kept free for the answer's envelope and an error response: an answer may use what is left
+ * of the memory limit minus this.
+ */
+const answerReserveBytes = 4096;
+
+/** `query(i64 request) -> i64 response`: one store request as the caller named by the token. */
+function hostQuery(runtime: HostRuntime, call: CallState, handle: bigint): bigint {
+  return respond(call, () => {
+    if (call.queries >= call.limits.maxQueriesPerCall) {
+      throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: call.limits.maxQueriesPerCall, function: 'query', setting: 'maxQueriesPerCall' });
+    }
+    call.queries++;
+    const request = readRequest(call, handle, 'query');
+    return runtime.store.executeJson(call.token, call.plugin, request, {
+      deadline: call.deadline,
+      maxAnswerBytes: Math.max(0, call.kernel.freeBytes - answerReserveBytes),
+    });
+  });
+}
+
+/** `reply(i64 message) -> i64 response`: a message to the conversation the call came from. */
+function hostReply(_runtime: HostRuntime, call: CallState, handle: bigint): bigint {
+  return respond(call, () => {
+    if (call.replies.length >= call.limits.maxRepliesPerCall) {
+      throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: call.limits.maxRepliesPerCall, function: 'reply', setting: 'maxRepliesPerCall' });
+    }
+    const message = readRequest(call, handle, 'reply');
+    const text = isPlainObject(message) && Object.keys(message).length === 1 ? message['text'] : undefined;
+    if (typeof text !== 'string' || text.length === 0 || text.length > hostFunctionLimits.maxReplyChars) {
+      throw new BulkheadError('BH_REPLY_INVALID', { maxChars: hostFunctionLimits.maxReplyChars });
+    }
+    call.replies.push(text);
+    return okResponse;
+  });
+}
+
+const okResponse = '{"ok":true}';
+
+/**
+ * Runs a host function body, which answers its response as JSON text; coded errors become an
+ * error response the plugin can handle. A response that does not fit in what is left of the
+ * memory limit ends the call: the plugin kept too many earlier answers.
+ */
+function respond(call: CallState, body: () => string): bigint {
+  let response: string;
+  try {
+    response = body();
+  } catch (error) {
+    if (error instanceof ContractBreach || error instanceof MemoryLimitReached || error instanceof CallTimedOut) throw error;
+    if (!(error instanceof BulkheadError)) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'a host function failed' });
+    response = JSON.stringify({ ok: false, error: error.toJSON() });
+  }
+  const handle = call.kernel.storeText(response);
+  if (handle === 0n) throw new MemoryLimitReached('it kept answers past its memory limit');
+  return handle;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function readRequest(call: CallState, handle: bigint, name: string): unknown {
+  const bytes = call.kernel.read(handle, name);
+  if (bytes.byteLength > hostFunctionLimits.maxRequestBytes) {
+    throw new BulkheadError('BH_HOST_REQUEST_TOO_LARGE', { function: name, limit: hostFunctionLimits.maxRequestBytes });
+  }
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new BulkheadError('BH_HOST_REQUEST_MALFORMED', { function: name, problem: 'invalid UTF-8' });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new BulkheadError('BH_HOST_REQUEST_MALFORMED', { function: name, problem: 'invalid JSON' });
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
