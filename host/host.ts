@@ -1,12 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { BulkheadConfig, Environment, StoreSettings } from './config/config.js';
+import type { BulkheadConfig, Environment } from './config/config.js';
 import { CallerTokens } from './core/caller-token.js';
 import { KeyService } from './keys/key-service.js';
-import { Keyring } from './keys/keyring.js';
 import { loadRootKeys, type RootKeys } from './keys/load-keys.js';
 import type { PluginManifest } from './manifest/manifest.js';
-import { Store } from './store/store.js';
 import { fromRoot } from './core/paths.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { Executor, type ExecutorOptions } from './executor/executor.js';
@@ -18,56 +16,34 @@ import { LlmRouter } from './router/llm.js';
 import { Router } from './router/router.js';
 import { createLogger, type Logger } from './log/index.js';
 
-/** The parts of a running host below the fronts. */
+/**
+ * The parts of a running host below the fronts, in the main thread. There is no store here: the
+ * only way to a user's data is a capability call through the executor, whose workers open the
+ * store with derived keys (host/executor/worker.ts).
+ */
 export interface HostCore {
   /** The only holder of the root keys; everything else gets keys derived from it. */
   readonly keys: KeyService;
-  readonly keyring: Keyring;
   readonly tokens: CallerTokens;
-  readonly store: Store;
   /** Plugins known to the host, by name. */
   readonly plugins: ReadonlyMap<string, PluginManifest>;
-  close(): void;
 }
 
 export interface HostCoreOptions {
   readonly dataDir: string;
   /** Copied into the key service; the caller should zero its own copy. */
   readonly rootKeys: RootKeys;
-  readonly store: StoreSettings;
   readonly plugins: readonly PluginManifest[];
-  /** Milliseconds since the epoch, for tokens and records; injectable for tests. */
+  /** Milliseconds since the epoch, for tokens; injectable for tests. */
   readonly now?: () => number;
 }
 
-/** Wires keys, keyring, caller tokens and store together over a data directory. */
+/** Wires the key service and caller tokens over a data directory (created if missing). */
 export function assembleHost(options: HostCoreOptions): HostCore {
   const keys = new KeyService(options.rootKeys);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const keyring = new Keyring(path.join(options.dataDir, 'keyring.db'), keys.keyringKey(), options.store.cipher);
-  const clock = options.now ? { now: options.now } : {};
-  const tokens = new CallerTokens({ current: keys.tokenKey(), ...clock });
-  const plugins = new Map(options.plugins.map((m) => [m.name, m]));
-  const store = new Store({
-    dataDir: options.dataDir,
-    keyring,
-    tokens,
-    pluginKey: (plugin) => keys.pluginKey(plugin),
-    manifest: (plugin) => plugins.get(plugin),
-    ...options.store,
-    ...clock,
-  });
-  return {
-    keys,
-    keyring,
-    tokens,
-    store,
-    plugins,
-    close() {
-      store.close();
-      keyring.close();
-    },
-  };
+  const tokens = new CallerTokens({ current: keys.tokenKey(), ...(options.now ? { now: options.now } : {}) });
+  return { keys, tokens, plugins: new Map(options.plugins.map((m) => [m.name, m])) };
 }
 
 export interface Host extends HostCore {
@@ -81,7 +57,7 @@ export interface Host extends HostCore {
   readonly router: Router;
   /** Verified platform identities -> globalUserId. */
   readonly identities: IdentityDirectory;
-  /** Lets running calls finish, stops the workers, closes the store. */
+  /** Lets running calls finish and stops the workers (which close the store). */
   shutdown(): Promise<void>;
 }
 
@@ -116,7 +92,6 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     core = assembleHost({
       dataDir: config.dataDir,
       rootKeys,
-      store: config.store,
       plugins: [...catalog.plugins.values()].map((p) => p.manifest),
     });
   } finally {
@@ -153,7 +128,6 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     async shutdown() {
       await executor.close();
       identities.close();
-      core.close();
     },
   };
 }

@@ -10,7 +10,8 @@ import type { CallerContext } from '../../host/dispatch/dispatcher.js';
 import { assembleHost, createHost, type Host, type HostCore } from '../../host/host.js';
 import { parseManifest, type PluginManifest } from '../../host/manifest/manifest.js';
 import type { Cipher } from '../../host/sqlite/encrypted-database.js';
-import { storeDefaults } from '../../host/store/store.js';
+import { Keyring } from '../../host/keys/keyring.js';
+import { Store, storeDefaults, type StoreOptions } from '../../host/store/store.js';
 
 /** A fresh directory under the OS temp dir; removed by the returned cleanup. */
 export function tempDir(prefix = 'bulkhead-test-'): { dir: string; cleanup: () => void } {
@@ -63,7 +64,14 @@ export const tasksManifest: PluginManifest = parseManifest(
   'tests/helpers/fixtures.ts',
 );
 
+/**
+ * A store opened directly in the test's thread, over a real data directory: what a worker opens,
+ * without the executor around it (the production host has no store in its main thread).
+ */
 export interface TestStore extends HostCore {
+  readonly keyring: Keyring;
+  readonly store: Store;
+  close(): void;
   readonly dataDir: string;
   /** A caller token for this user and plugin, as the host would mint it. */
   token(user: string, plugin: string, front?: Front): string;
@@ -77,6 +85,8 @@ export interface TestStoreOptions {
   readonly cipher?: Cipher;
   readonly maxOpenFiles?: number;
   readonly now?: () => number;
+  /** Other store settings (row budget, busy timeout, quota per plugin). */
+  readonly store?: Partial<Omit<StoreOptions, 'dataDir' | 'keyring' | 'tokens' | 'pluginKey' | 'manifest'>>;
 }
 
 /** A real host core (keys, keyring, tokens, store) on real encrypted SQLite files in `dataDir`. */
@@ -84,14 +94,32 @@ export function openTestStore(options: TestStoreOptions): TestStore {
   const core = assembleHost({
     dataDir: options.dataDir,
     rootKeys: { master: options.master ?? randomBytes(32), signing: options.signing ?? randomBytes(32) },
-    store: { ...storeDefaults, ...(options.cipher ? { cipher: options.cipher } : {}), ...(options.maxOpenFiles ? { maxOpenFiles: options.maxOpenFiles } : {}) },
     plugins: options.manifests ?? [notesManifest, tasksManifest],
     ...(options.now ? { now: options.now } : {}),
   });
+  const cipher = options.cipher ?? storeDefaults.cipher;
+  const keyring = new Keyring(path.join(options.dataDir, 'keyring.db'), core.keys.keyringKey(), cipher);
+  const store = new Store({
+    dataDir: options.dataDir,
+    keyring,
+    tokens: core.tokens,
+    pluginKey: (plugin) => core.keys.pluginKey(plugin),
+    manifest: (plugin) => core.plugins.get(plugin),
+    cipher,
+    ...(options.maxOpenFiles ? { maxOpenFiles: options.maxOpenFiles } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...options.store,
+  });
   return {
     ...core,
+    keyring,
+    store,
     dataDir: options.dataDir,
     token: (user, plugin, front = 'console') => core.tokens.sign({ sub: user, plg: plugin, front }),
+    close() {
+      store.close();
+      keyring.close();
+    },
   };
 }
 
