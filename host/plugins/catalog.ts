@@ -2,7 +2,9 @@ import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { BulkheadError } from '../core/errors.js';
+import { linearRegExp, NonLinearPatternError } from '../manifest/linear-regex.js';
 import type { CapabilitySpec, PluginManifest } from '../manifest/manifest.js';
+import { hasUnboundedUniqueItems, maxUniqueItems } from '../manifest/unique-items.js';
 import { pagesPerMiB, resolveLimits, type LimitCaps, type PluginLimits } from '../sandbox/limits.js';
 import { checkImports, compileModule, limitMemory, unavailablePermissions } from '../sandbox/wasm-module.js';
 import type { Approvals } from './approvals.js';
@@ -142,15 +144,22 @@ const noParams = { type: 'object', additionalProperties: false, maxProperties: 0
 
 function compileParams(plugin: string, spec: CapabilitySpec): Pick<Capability, 'validateParams' | 'declaredNames'> {
   const schema = spec.params ?? noParams;
-  if (schema['type'] !== 'object') {
-    throw new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} must have "type": "object"` });
+  const invalid = (problem: string): BulkheadError => new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} ${problem}` });
+  if (schema['type'] !== 'object') throw invalid('must have "type": "object"');
+  if (hasUnboundedUniqueItems(schema)) {
+    throw invalid(`uses "uniqueItems": true without "maxItems" of at most ${maxUniqueItems} beside it (checking uniqueness is quadratic in the number of items)`);
   }
   try {
     // A fresh Ajv per schema: a plugin's $id or definitions cannot collide with another's.
-    const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false });
+    // Patterns run on RE2 (linear time), never on the backtracking RegExp; `strict: false` also
+    // keeps Ajv from testing patternProperties keys with `new RegExp` (its strict-mode check).
+    const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false, code: { regExp: linearRegExp } });
     return { validateParams: ajv.compile(schema), declaredNames: collectNames(schema) };
-  } catch {
-    throw new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} is not a valid JSON Schema` });
+  } catch (error) {
+    if (error instanceof NonLinearPatternError) {
+      throw invalid('has a pattern RE2 cannot compile: patterns must be RE2 syntax, which runs in linear time (no backreferences, no lookahead or lookbehind)');
+    }
+    throw invalid('is not a valid JSON Schema');
   }
 }
 
