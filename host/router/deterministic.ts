@@ -14,7 +14,7 @@
  */
 import type { Capability } from '../plugins/catalog.js';
 import { call, validParams, type Catalog, type Route } from './route.js';
-import { compileExamples, type ExamplePattern } from './examples.js';
+import { compileExamples, maxReadsPerMessage, type ExamplePattern } from './examples.js';
 
 /** Longest message matched against example patterns; longer ones need a command (or the LLM). */
 export const maxExampleMatchChars = 500;
@@ -71,17 +71,18 @@ export class DeterministicRouter {
   }
 
   #examplesRoute(line: string): Route | undefined {
-    // Patterns have lazy slots; bounding the text bounds the backtracking (examples are <= 500).
     if (line.length > maxExampleMatchChars) return undefined;
-    let best: { route: Route; score: number } | undefined;
+    const lower = line.toLowerCase();
+    let reads = 0;
+    // Patterns come best first: the first whose params fit wins.
     for (const pattern of this.#patterns) {
-      if (best && pattern.score <= best.score) continue;
-      const params = pattern.match(line);
-      if (!params) continue;
-      const valid = validParams(pattern.capability, params);
-      if (valid) best = { route: call(pattern.capability, valid, 'examples'), score: pattern.score };
+      if (!pattern.test(line, lower)) continue;
+      if (++reads > maxReadsPerMessage) break;
+      const params = pattern.read(line);
+      const valid = params && validParams(pattern.capability, params);
+      if (valid) return call(pattern.capability, valid, 'examples');
     }
-    return best?.route;
+    return undefined;
   }
 }
 
