@@ -13,6 +13,8 @@ import { readPluginFolder, type PluginFolder } from './plugin-folder.js';
 /** A capability ready to be dispatched: its export and its compiled params validator. */
 export interface Capability {
   readonly plugin: string;
+  /** Shipped with the host: its examples win over other plugins' when both match a message. */
+  readonly builtIn: boolean;
   readonly spec: CapabilitySpec;
   readonly exportName: string;
   readonly validateParams: ValidateFunction;
@@ -124,7 +126,7 @@ export function preparePlugin(read: PluginFolder, builtIn: boolean, caps: LimitC
     if (!exported.has(exportName)) {
       throw new BulkheadError('BH_PLUGIN_EXPORT_MISSING', { plugin: name, capability: spec.name, export: exportName });
     }
-    capabilities.set(spec.name, capabilityFrom(name, spec));
+    capabilities.set(spec.name, capabilityFrom(name, spec, builtIn));
   }
   return { manifest, folder: read.folder, builtIn, limits, module, wasmSha256: read.wasmSha256, capabilities };
 }
@@ -134,9 +136,13 @@ function exportNameOf(spec: CapabilitySpec): string {
   return spec.export ?? spec.name.replace(':', '_');
 }
 
-/** A capability of a manifest, with its params validator (BH_MANIFEST_INVALID for a bad schema). */
-export function capabilityFrom(plugin: string, spec: CapabilitySpec): Capability {
-  return { plugin, spec, exportName: exportNameOf(spec), ...compileParams(plugin, spec) };
+/**
+ * A capability of a manifest, with its params validator (BH_MANIFEST_INVALID for a bad schema).
+ * `builtIn` defaults to false, the side with fewer privileges: such a capability never outranks
+ * a built-in in the router.
+ */
+export function capabilityFrom(plugin: string, spec: CapabilitySpec, builtIn = false): Capability {
+  return { plugin, builtIn, spec, exportName: exportNameOf(spec), ...compileParams(plugin, spec) };
 }
 
 /** Params are an object; a capability without a params schema takes none. */

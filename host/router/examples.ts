@@ -18,7 +18,7 @@ import type { Catalog } from './route.js';
 
 /** Most example patterns one plugin contributes to routing (its other examples still show in help). */
 export const maxExamplePatternsPerPlugin = 32;
-/** Most example patterns in one catalog. */
+/** Most example patterns in one catalog; built-ins are counted first, so they are never crowded out. */
 export const maxExamplePatterns = 256;
 /** Most slots in one example: each is a capture group, and captures are what make matching cost. */
 export const maxSlotsPerExample = 16;
@@ -58,7 +58,7 @@ const anyChar = '[^\\n\\r\\x{2028}\\x{2029}]';
 export function compileExamples(catalog: Catalog): ExamplePattern[] {
   const patterns: ExamplePattern[] = [];
   const perPlugin = new Map<string, number>();
-  for (const capability of catalog) {
+  for (const capability of [...catalog].sort(builtInsFirst)) {
     for (const example of capability.spec.examples ?? []) {
       const counted = perPlugin.get(capability.plugin) ?? 0;
       if (patterns.length >= maxExamplePatterns || counted >= maxExamplePatternsPerPlugin) break;
@@ -69,8 +69,12 @@ export function compileExamples(catalog: Catalog): ExamplePattern[] {
       perPlugin.set(capability.plugin, counted + 1);
     }
   }
-  // Best first (stable: on a tie the earlier example), so the router can take the first match.
-  return patterns.sort((a, b) => b.score - a.score);
+  // The router takes the first match of each plugin, and a built-in's before anyone else's.
+  return patterns.sort((a, b) => builtInsFirst(a.capability, b.capability) || b.score - a.score);
+}
+
+function builtInsFirst(a: Capability, b: Capability): number {
+  return Number(b.builtIn) - Number(a.builtIn);
 }
 
 function compileExample(capability: Capability, text: string, params: Record<string, unknown>): ExamplePattern | undefined {

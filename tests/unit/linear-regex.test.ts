@@ -26,9 +26,9 @@ const wasm = (() => {
 })();
 
 /** A plugin `hostile` with one capability `go` taking these params, loaded as the host loads one. */
-function load(params: Record<string, unknown>): LoadedPlugin {
+function load(params: Record<string, unknown>, builtIn = false): LoadedPlugin {
   const manifest = parseManifest({ manifestVersion: 1, name: 'hostile', version: '1.0.0', description: 'h', capabilities: [{ name: 'go', description: 'g', params }] }, 'test');
-  return preparePlugin({ folder: '/x', manifest, wasm, manifestSha256: '', wasmSha256: sha256(wasm) }, false, defaultCaps);
+  return preparePlugin({ folder: '/x', manifest, wasm, manifestSha256: '', wasmSha256: sha256(wasm) }, builtIn, defaultCaps);
 }
 
 /** Does the dispatcher let these params through to `hostile.go`? */
@@ -135,4 +135,10 @@ describe('quadratic uniqueItems: bounded by maxItems beside it', () => {
     assert.equal(accepts(plugin, { l: [{ a: 1 }, { a: 2 }] }), true);
     assert.equal(accepts(plugin, { l: [{ a: 1 }, { a: 1 }] }), false);
   });
+});
+
+test('a capability knows whether its plugin is built in (the router ranks by it)', () => {
+  const params = { type: 'object', properties: {} };
+  assert.equal(load(params, true).capabilities.get('go')?.builtIn, true);
+  assert.equal(load(params, false).capabilities.get('go')?.builtIn, false);
 });
