@@ -8,7 +8,8 @@
  * - `help` and `help notes`;
  * - phrases shaped like the examples in the manifests: the example "note: buy oat milk" with
  *   params {"text": "buy oat milk"} teaches the pattern `note: <text>`, so "add a note: buy milk"
- *   becomes notes.add {"text": "buy milk"}.
+ *   becomes notes.add {"text": "buy milk"}. A built-in's example beats any other plugin's; when
+ *   examples of several other plugins match, the answer is a question, not a guess.
  *
  * Whatever it builds is validated against the capability's params schema before it is returned.
  */

@@ -4,7 +4,8 @@
  * rest stays literal. "remember to call the dentist on Monday, tag it health" with
  * {"text": "call the dentist on Monday", "tags": ["health"]} becomes
  * `remember to <text>, tag it <tags[0]>`. A message matches when it ends with the pattern, word by
- * word, case-insensitively; the pattern with the most literal text wins.
+ * word, case-insensitively. Patterns come out ordered for the router: built-ins' first, then the
+ * most literal text first.
  *
  * Every chat message reaches these patterns and a manifest shapes them, so their cost must not
  * depend on what the manifest says: they run on RE2 (linear in the message, with the same
