@@ -2,7 +2,9 @@ import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { BulkheadError } from '../core/errors.js';
+import { linearRegExp, NonLinearPatternError } from '../manifest/linear-regex.js';
 import type { CapabilitySpec, PluginManifest } from '../manifest/manifest.js';
+import { hasUnboundedUniqueItems, maxUniqueItems } from '../manifest/unique-items.js';
 import { unavailablePermissions } from '../sandbox/abi.js';
 import { moduleLimits, pagesPerMiB, resolveLimits, type LimitCaps, type PluginLimits } from '../sandbox/limits.js';
 import { checkImports, compileModule, limitModule } from '../sandbox/wasm-module.js';
@@ -12,6 +14,8 @@ import { readPluginFolder, type PluginFolder } from './plugin-folder.js';
 /** A capability ready to be dispatched: its export and its compiled params validator. */
 export interface Capability {
   readonly plugin: string;
+  /** Shipped with the host: its examples win over other plugins' when both match a message. */
+  readonly builtIn: boolean;
   readonly spec: CapabilitySpec;
   readonly exportName: string;
   readonly validateParams: ValidateFunction;
@@ -123,7 +127,7 @@ export function preparePlugin(read: PluginFolder, builtIn: boolean, caps: LimitC
     if (!exported.has(exportName)) {
       throw new BulkheadError('BH_PLUGIN_EXPORT_MISSING', { plugin: name, capability: spec.name, export: exportName });
     }
-    capabilities.set(spec.name, capabilityFrom(name, spec));
+    capabilities.set(spec.name, capabilityFrom(name, spec, builtIn));
   }
   return { manifest, folder: read.folder, builtIn, limits, module, wasmSha256: read.wasmSha256, capabilities };
 }
@@ -133,9 +137,13 @@ function exportNameOf(spec: CapabilitySpec): string {
   return spec.export ?? spec.name.replace(':', '_');
 }
 
-/** A capability of a manifest, with its params validator (BH_MANIFEST_INVALID for a bad schema). */
-export function capabilityFrom(plugin: string, spec: CapabilitySpec): Capability {
-  return { plugin, spec, exportName: exportNameOf(spec), ...compileParams(plugin, spec) };
+/**
+ * A capability of a manifest, with its params validator (BH_MANIFEST_INVALID for a bad schema).
+ * `builtIn` defaults to false, the side with fewer privileges: such a capability never outranks
+ * a built-in in the router.
+ */
+export function capabilityFrom(plugin: string, spec: CapabilitySpec, builtIn = false): Capability {
+  return { plugin, builtIn, spec, exportName: exportNameOf(spec), ...compileParams(plugin, spec) };
 }
 
 /** Params are an object; a capability without a params schema takes none. */
@@ -143,15 +151,22 @@ const noParams = { type: 'object', additionalProperties: false, maxProperties: 0
 
 function compileParams(plugin: string, spec: CapabilitySpec): Pick<Capability, 'validateParams' | 'declaredNames'> {
   const schema = spec.params ?? noParams;
-  if (schema['type'] !== 'object') {
-    throw new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} must have "type": "object"` });
+  const invalid = (problem: string): BulkheadError => new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} ${problem}` });
+  if (schema['type'] !== 'object') throw invalid('must have "type": "object"');
+  if (hasUnboundedUniqueItems(schema)) {
+    throw invalid(`uses "uniqueItems": true without "maxItems" of at most ${maxUniqueItems} beside it (checking uniqueness is quadratic in the number of items)`);
   }
   try {
     // A fresh Ajv per schema: a plugin's $id or definitions cannot collide with another's.
-    const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false });
+    // Patterns run on RE2 (linear time), never on the backtracking RegExp; `strict: false` also
+    // keeps Ajv from testing patternProperties keys with `new RegExp` (its strict-mode check).
+    const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false, code: { regExp: linearRegExp } });
     return { validateParams: ajv.compile(schema), declaredNames: collectNames(schema) };
-  } catch {
-    throw new BulkheadError('BH_MANIFEST_INVALID', { source: plugin, problem: `the params schema of ${spec.name} is not a valid JSON Schema` });
+  } catch (error) {
+    if (error instanceof NonLinearPatternError) {
+      throw invalid('has a pattern RE2 cannot compile: patterns must be RE2 syntax, which runs in linear time (no backreferences, no lookahead or lookbehind)');
+    }
+    throw invalid('is not a valid JSON Schema');
   }
 }
 

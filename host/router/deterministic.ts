@@ -8,13 +8,14 @@
  * - `help` and `help notes`;
  * - phrases shaped like the examples in the manifests: the example "note: buy oat milk" with
  *   params {"text": "buy oat milk"} teaches the pattern `note: <text>`, so "add a note: buy milk"
- *   becomes notes.add {"text": "buy milk"}.
+ *   becomes notes.add {"text": "buy milk"}. A built-in's example beats any other plugin's; when
+ *   examples of several other plugins match, the answer is a question, not a guess.
  *
  * Whatever it builds is validated against the capability's params schema before it is returned.
  */
 import type { Capability } from '../plugins/catalog.js';
 import { call, validParams, type Catalog, type Route } from './route.js';
-import { compileExamples, type ExamplePattern } from './examples.js';
+import { compileExamples, maxReadsPerMessage, type ExamplePattern } from './examples.js';
 
 /** Longest message matched against example patterns; longer ones need a command (or the LLM). */
 export const maxExampleMatchChars = 500;
@@ -70,19 +71,53 @@ export class DeterministicRouter {
     return call(capability, valid, 'command');
   }
 
+  /**
+   * A built-in's example wins (the first to match: patterns come best first); otherwise one
+   * plugin's best match, and when examples of several plugins match, a question instead of a
+   * guess: a plugin must not capture a phrase another plugin's user meant ("add a note: ...").
+   */
   #examplesRoute(line: string): Route | undefined {
-    // Patterns have lazy slots; bounding the text bounds the backtracking (examples are <= 500).
     if (line.length > maxExampleMatchChars) return undefined;
-    let best: { route: Route; score: number } | undefined;
+    const lower = line.toLowerCase();
+    const byPlugin = new Map<string, Capability>();
+    let first: Route | undefined;
+    let reads = 0;
     for (const pattern of this.#patterns) {
-      if (best && pattern.score <= best.score) continue;
-      const params = pattern.match(line);
-      if (!params) continue;
-      const valid = validParams(pattern.capability, params);
-      if (valid) best = { route: call(pattern.capability, valid, 'examples'), score: pattern.score };
+      const { capability } = pattern;
+      if (byPlugin.has(capability.plugin) || !pattern.test(line, lower)) continue;
+      if (++reads > maxReadsPerMessage) break;
+      const params = pattern.read(line);
+      const valid = params && validParams(capability, params);
+      if (!valid) continue;
+      if (capability.builtIn) return call(capability, valid, 'examples');
+      byPlugin.set(capability.plugin, capability);
+      first ??= call(capability, valid, 'examples');
     }
-    return best?.route;
+    return byPlugin.size > 1 ? ambiguous([...byPlugin.values()]) : first;
   }
+}
+
+/** The longest list of candidates an ambiguous reply shows. */
+const maxCandidatesShown = 5;
+
+/** Asks which capability was meant, as commands; the user's text is not repeated back. */
+function ambiguous(candidates: readonly Capability[]): Route {
+  const shown = candidates.slice(0, maxCandidatesShown).map(commandHint);
+  const more = candidates.length > shown.length ? ` (and ${candidates.length - shown.length} more; \`help\` lists them)` : '';
+  return {
+    kind: 'reply',
+    reason: 'ambiguous',
+    text: `More than one plugin could do that, so I did not pick one. Say which you mean as a command: ${shown.join(' or ')}${more}.`,
+  };
+}
+
+/** `notes add <text>`, `notes list`, or `notes.add {"text": …, "tags": …}`: names from the manifest only. */
+function commandHint(capability: Capability): string {
+  const field = soleTextParam(capability);
+  const names = Object.keys((capability.spec.params as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+  if (names.length === 0) return `\`${capability.plugin} ${capability.spec.name}\``;
+  if (field) return `\`${capability.plugin} ${capability.spec.name} <${field}>\``;
+  return `\`${capability.plugin}.${capability.spec.name} {${names.map((name) => `${JSON.stringify(name)}: …`).join(', ')}}\``;
 }
 
 /** Trims, drops a leading `/bulkhead`, and folds runs of whitespace (not inside JSON strings). */

@@ -18,7 +18,8 @@ export interface RouteCall {
 export interface RouteReply {
   readonly kind: 'reply';
   readonly text: string;
-  readonly reason: 'help' | 'no-match' | 'unavailable' | 'invalid';
+  /** `ambiguous`: examples of several plugins matched; the text asks which one was meant. */
+  readonly reason: 'help' | 'no-match' | 'unavailable' | 'invalid' | 'ambiguous';
 }
 
 export type Route = RouteCall | RouteReply;

@@ -5,7 +5,7 @@
  *    to a model;
  * 2. with an LLM configured: the model's tool call, checked against the catalog and schemas;
  * 3. without one, when it proposes nothing, or when it is unreachable: phrases matching the
- *    manifests' examples;
+ *    manifests' examples (a built-in's first; when several other plugins match, a question);
  * 4. otherwise a reply that says what the user can do.
  *
  * The route holds a capability and params only. It is computed once per message, so a failing
@@ -43,7 +43,9 @@ export class Router {
     const line = normalize(text);
     if (line === '') return { kind: 'reply', reason: 'help', text: helpText(catalog) };
     const direct = deterministic.match(line);
-    if (direct && (direct.kind === 'reply' || direct.by === 'command')) return direct;
+    // Examples only stand in for the model, and so does their "which did you mean?".
+    const fromExamples = direct?.kind === 'call' ? direct.by === 'examples' : direct?.reason === 'ambiguous';
+    if (direct && !fromExamples) return direct;
     if (this.#llm) {
       const outcome = await this.#llm.route(line, catalog);
       if (outcome.kind === 'route') return outcome.route;

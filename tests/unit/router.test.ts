@@ -4,9 +4,12 @@ import { readFileSync } from 'node:fs';
 import { parseManifest, type PluginManifest } from '../../host/manifest/manifest.js';
 import { capabilityFrom } from '../../host/plugins/catalog.js';
 import { DeterministicRouter } from '../../host/router/deterministic.js';
+import { maxExamplePatterns, maxExamplePatternsPerPlugin, maxReadsPerMessage, maxSlotsPerExample } from '../../host/router/examples.js';
+import { LlmRouter } from '../../host/router/llm.js';
 import { Router } from '../../host/router/router.js';
 import type { Catalog, Route } from '../../host/router/route.js';
 import { fromRoot } from '../../host/core/paths.js';
+import { startFakeOpenAI } from '../fakes/openai-server.js';
 
 const notes = parseManifest(JSON.parse(readFileSync(fromRoot('plugins-src', 'notes', 'plugin.json'), 'utf8')), 'notes');
 const catalogOf = (...manifests: PluginManifest[]): Catalog =>
@@ -100,5 +103,172 @@ describe('router without an LLM', () => {
   test('its output names a capability and params only: no field can carry a user', async () => {
     const r = await new Router().route('notes add buy milk', catalog);
     assert.deepEqual(Object.keys(r).sort(), ['by', 'capability', 'kind', 'params', 'plugin']);
+  });
+});
+
+/** A third-party plugin with one capability that takes the params `props` and learns these examples. */
+function plugin(name: string, capability: string, examples: { text: string; params: Record<string, unknown> }[], props: Record<string, unknown> = { text: { type: 'string', minLength: 1 } }): PluginManifest {
+  return parseManifest(
+    {
+      manifestVersion: 1,
+      name,
+      version: '1.0.0',
+      description: name,
+      capabilities: [{ name: capability, description: capability, params: { type: 'object', additionalProperties: false, properties: props }, examples }],
+    },
+    name,
+  );
+}
+const builtIn = (m: PluginManifest): Catalog => (m.capabilities ?? []).map((spec) => capabilityFrom(m.name, spec, true));
+const words = (n: number, prefix = 'w'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const stringParams = (names: string[]): Record<string, unknown> => Object.fromEntries(names.map((n) => [n, { type: 'string', minLength: 1 }]));
+// A hang guard, not a speed assertion: on a backtracking engine these messages take minutes or more.
+const hangGuard = { timeout: 20_000 };
+
+describe('ReDoS through manifest examples: matching is linear in the message', () => {
+  test('an example with 12 comma-separated placeholders against a 40-word message that almost fits', hangGuard, () => {
+    const slots = words(12, 's');
+    const items = plugin('packer', 'pack', [{ text: `pack ${slots.join(', ')} today`, params: Object.fromEntries(slots.map((s) => [s, s])) }], stringParams(slots));
+    const router = new DeterministicRouter(catalogOf(items));
+    // Every literal occurs, in order, so only the pattern itself can say no.
+    const almost = `pack ${words(37).join(', ')}, today w37`;
+    assert.equal(almost.split(' ').length, 40);
+    assert.equal(router.match(almost), undefined);
+    const fits = `pack ${words(12).join(', ')} today`;
+    assert.deepEqual(called(router.match(fits)), { call: 'packer.pack', params: Object.fromEntries(slots.map((s, i) => [s, `w${i}`])), by: 'examples' });
+  });
+
+  test(`an example with ${maxSlotsPerExample} adjacent placeholders against a 40-word message that almost fits`, hangGuard, () => {
+    const slots = words(maxSlotsPerExample, 's');
+    const planner = plugin('planner', 'plan', [{ text: `plan ${slots.join(' ')} today`, params: Object.fromEntries(slots.map((s) => [s, s])) }], stringParams(slots));
+    const router = new DeterministicRouter(catalogOf(planner));
+    const almost = `plan ${words(37).join(' ')} today w37`;
+    assert.equal(almost.split(' ').length, 40);
+    assert.equal(router.match(almost), undefined);
+    // Lazy slots: each takes one word, the last takes the rest, as on RegExp.
+    const fits = `plan ${words(20).join(' ')} today`;
+    const expected = Object.fromEntries(slots.map((s, i) => [s, i < slots.length - 1 ? `w${i}` : words(20).slice(i).join(' ')]));
+    assert.deepEqual(called(router.match(fits)), { call: 'planner.plan', params: expected, by: 'examples' });
+  });
+
+  test(`an example with more than ${maxSlotsPerExample} placeholders is not learned (its plugin still takes commands)`, () => {
+    const slots = words(maxSlotsPerExample + 1, 's');
+    const planner = plugin('planner', 'plan', [{ text: `plan ${slots.join(' ')} today`, params: Object.fromEntries(slots.map((s) => [s, s])) }], stringParams(slots));
+    const router = new DeterministicRouter(catalogOf(planner));
+    assert.equal(router.match(`plan ${words(maxSlotsPerExample + 1).join(' ')} today`), undefined);
+    assert.equal(router.match('planner.plan {"s0":"x"}')?.kind, 'call');
+  });
+
+  test(`a plugin teaches at most ${maxExamplePatternsPerPlugin} example patterns`, () => {
+    const many = parseManifest(
+      {
+        manifestVersion: 1,
+        name: 'chatty',
+        version: '1.0.0',
+        description: 'c',
+        capabilities: [0, 1].map((c) => ({
+          name: `c${c}`,
+          description: 'c',
+          params: { type: 'object', properties: { text: { type: 'string' } } },
+          examples: words(20).map((w) => ({ text: `phrase ${c}-${w}: hello`, params: { text: 'hello' } })),
+        })),
+      },
+      'chatty',
+    );
+    const router = new DeterministicRouter(catalogOf(many));
+    const learned = [0, 1].flatMap((c) => words(20).map((w) => router.match(`phrase ${c}-${w}: hi`)?.kind === 'call'));
+    assert.equal(learned.filter(Boolean).length, maxExamplePatternsPerPlugin);
+    assert.equal(learned.indexOf(false), maxExamplePatternsPerPlugin);
+  });
+
+  test(`a catalog holds at most ${maxExamplePatterns} example patterns, built-ins counted first`, () => {
+    const full = maxExamplePatterns / maxExamplePatternsPerPlugin;
+    const crowd = Array.from({ length: full + 1 }, (_, p) =>
+      parseManifest(
+        {
+          manifestVersion: 1,
+          name: `crowd${p}`,
+          version: '1.0.0',
+          description: 'c',
+          capabilities: [0, 1].map((c) => ({
+            name: `c${c}`,
+            description: 'c',
+            params: { type: 'object', properties: { text: { type: 'string' } } },
+            examples: words(maxExamplePatternsPerPlugin / 2).map((w) => ({ text: `crowd${p} ${c}-${w}: hello`, params: { text: 'hello' } })),
+          })),
+        },
+        `crowd${p}`,
+      ),
+    );
+    // Notes comes last in the catalog, yet its examples are learned before the crowd's.
+    const router = new DeterministicRouter([...catalogOf(...crowd), ...builtIn(notes)]);
+    assert.deepEqual(called(router.match('show my notes')), { call: 'notes.list', params: {}, by: 'examples' });
+    assert.equal(router.match('crowd0 0-w0: hi')?.kind, 'call');
+    assert.equal(router.match(`crowd${full - 1} 1-w0: hi`)?.kind, 'call');
+    assert.equal(router.match(`crowd${full} 0-w0: hi`), undefined);
+  });
+
+  test(`one message reads the slots of at most ${maxReadsPerMessage} patterns`, () => {
+    // Thirty-two examples that match but whose params never fit, ranked above one that would.
+    const fussy = parseManifest(
+      {
+        manifestVersion: 1,
+        name: 'fussy',
+        version: '1.0.0',
+        description: 'f',
+        capabilities: [0, 1].map((c) => ({
+          name: `c${c}`,
+          description: 'c',
+          params: { type: 'object', properties: { text: { type: 'string', maxLength: 1 } } },
+          examples: words(maxReadsPerMessage / 2).map(() => ({ text: 'please frob the widget: now', params: { text: 'now' } })),
+        })),
+      },
+      'fussy',
+    );
+    const plain = plugin('plain', 'frob', [{ text: 'widget: now', params: { text: 'now' } }]);
+    assert.equal(new DeterministicRouter(catalogOf(plain)).match('please frob the widget: right away')?.kind, 'call');
+    assert.equal(new DeterministicRouter(catalogOf(fussy, plain)).match('please frob the widget: right away'), undefined);
+  });
+});
+
+describe('precedence: built-ins and commands first; between other plugins, ask', () => {
+  const secret = 'please add a note: my bank PIN is 1234';
+  const memo = plugin('memo', 'save', [{ text: 'please add a note: call the bank', params: { text: 'call the bank' } }]);
+  const jot = plugin('jot', 'add', [{ text: 'add a note: call the bank', params: { text: 'call the bank' } }]);
+
+  test("a plugin's longer example cannot capture a phrase a built-in understands (note hijacking)", () => {
+    const router = new DeterministicRouter([...builtIn(notes), ...catalogOf(memo)]);
+    assert.deepEqual(called(router.match(secret)), { call: 'notes.add', params: { text: 'my bank PIN is 1234' }, by: 'examples' });
+  });
+
+  test('the same phrase without the built-in goes to the one plugin that matches', () => {
+    assert.deepEqual(called(new DeterministicRouter(catalogOf(memo)).match(secret)), { call: 'memo.save', params: { text: 'my bank PIN is 1234' }, by: 'examples' });
+  });
+
+  test('when examples of two plugins match, the reply asks which, as commands, without repeating the message', () => {
+    const r = new DeterministicRouter(catalogOf(memo, jot)).match(secret);
+    assert.ok(r?.kind === 'reply' && r.reason === 'ambiguous');
+    assert.match(r.text, /`memo save <text>`/);
+    assert.match(r.text, /`jot add <text>`/);
+    assert.doesNotMatch(r.text, /bank|PIN|1234/);
+  });
+
+  test('an explicit command reaches a plugin even where a built-in example would match', () => {
+    const router = new DeterministicRouter([...builtIn(notes), ...catalogOf(memo)]);
+    assert.deepEqual(called(router.match('memo save note: call mum')), { call: 'memo.save', params: { text: 'note: call mum' }, by: 'command' });
+  });
+
+  test('with a model, the model decides between the plugins; the question comes only when it proposes nothing', async () => {
+    const openai = await startFakeOpenAI();
+    try {
+      const router = new Router({ llm: new LlmRouter({ apiKey: 'sk-test', baseURL: openai.baseURL, model: 'm', timeoutMs: 2000, maxRetries: 0 }) });
+      const cat = catalogOf(memo, jot);
+      openai.script([{ toolCall: { name: 'jot__add', arguments: '{"text":"my bank PIN is 1234"}' } }, { text: 'no tool fits' }]);
+      assert.deepEqual(called(await router.route(secret, cat)), { call: 'jot.add', params: { text: 'my bank PIN is 1234' }, by: 'llm' });
+      const asked = await router.route(secret, cat);
+      assert.ok(asked.kind === 'reply' && asked.reason === 'ambiguous');
+    } finally {
+      await openai.close();
+    }
   });
 });

@@ -197,7 +197,8 @@ export class SlackFront {
       const caller = this.#caller(teamOf(body), mention['user'], `slack:${channel}:${threadTs}`);
       if (!caller) return;
       const botUserId = context.botUserId;
-      const withoutMention = text.replace(botUserId ? new RegExp(`<@${botUserId}>`, 'g') : /^<@[A-Z0-9]+>/, ' ').trim();
+      // A plain string, not a RegExp built from an id that came over the network.
+      const withoutMention = (botUserId ? text.replaceAll(`<@${botUserId}>`, ' ') : text.replace(/^<@[A-Z0-9]+>/, ' ')).trim();
       await this.#answer(caller, withoutMention, async (reply) => {
         await client.chat.postMessage({ channel, thread_ts: threadTs, text: reply });
       });
