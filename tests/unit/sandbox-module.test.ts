@@ -11,7 +11,7 @@ import { parseManifest, type Permission } from '../../host/manifest/manifest.js'
 import { preparePlugin } from '../../host/plugins/catalog.js';
 import { sha256 } from '../../host/plugins/plugin-folder.js';
 import { defaultCaps } from '../../host/sandbox/limits.js';
-import { checkImports, limitMemory } from '../../host/sandbox/wasm-module.js';
+import { checkImports, limitMemory, limitModule } from '../../host/sandbox/wasm-module.js';
 import { KeyService } from '../../host/keys/key-service.js';
 import { workerSetup } from '../../host/host.js';
 import { consoleUser } from '../helpers/fixtures.js';
@@ -102,6 +102,78 @@ describe('imports: default deny', () => {
       () => checkImports('t', module, []),
       (error: unknown) => error instanceof BulkheadError && [...error.message].every((c) => c >= " ") && error.message.length < 600,
     );
+  });
+});
+
+describe('what an instance may make the host hold beyond its memory, checked in the bytes at load', () => {
+  const caps = { memoryPages: 16, maxTableEntries: 1000, maxGlobals: 5, maxElementEntries: 10 };
+  const refused = (source: string | Uint8Array): BulkheadError => {
+    const bytes = typeof source === 'string' ? wat(source) : source;
+    try {
+      limitModule('t', bytes, caps);
+    } catch (error) {
+      if (error instanceof BulkheadError) return error;
+      throw error;
+    }
+    throw new Error('expected the module to be refused');
+  };
+
+  test('a huge table (10,000,000 funcref entries, ~530 MiB per instance) is refused, whatever its maximum', () => {
+    for (const table of ['(table 10000000 funcref)', '(table 1001 funcref)', '(table 1001 2000 externref)']) {
+      const error = refused(`(module ${table})`);
+      assert.equal(error.code, 'BH_PLUGIN_MEMORY_TOO_LARGE');
+      assert.match(error.message, /table of \d+ entries/);
+    }
+  });
+
+  test('table.grow stops at the cap: the maximum is written into the module, with or without one declared', () => {
+    for (const table of ['(table 1 funcref)', '(table 1 100000000 funcref)']) {
+      const bytes = limitModule('t', wat(`(module ${table} (func (export "grow") (param i32) (result i32) (table.grow (ref.null func) (local.get 0))))`), caps);
+      const grow = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports['grow'] as (n: number) => number;
+      assert.equal(grow(10_000_000), -1);
+      assert.equal(grow(999), 1);
+      assert.equal(grow(1), -1);
+    }
+  });
+
+  test('two tables (reference types) are refused: plugins may define one', () => {
+    assert.equal(refused('(module (table 10 funcref) (table 10 externref))').code, 'BH_PLUGIN_INVALID_MODULE');
+  });
+
+  test('too many globals, or element segments with too many entries (passive ones live in every instance), are refused', () => {
+    assert.match(refused(`(module ${'(global i32 (i32.const 0)) '.repeat(6)})`).message, /6 globals/);
+    const funcs = '(func $f)';
+    assert.match(refused(`(module ${funcs} (elem func ${'$f '.repeat(11)}))`).message, /11 entries/);
+    assert.match(refused(`(module ${funcs} (table 20 funcref) (elem (i32.const 0) ${'$f '.repeat(6)}) (elem (i32.const 6) ${'$f '.repeat(6)}))`).message, /12 entries/);
+  });
+
+  test('WebAssembly GC types (arrays and structs on the host heap) are refused before compiling', () => {
+    // (type (array (mut i8))): type section with one array type, written by hand (wabt has no GC).
+    const gc = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x5e, 0x78, 1]);
+    const error = refused(gc);
+    assert.equal(error.code, 'BH_PLUGIN_INVALID_MODULE');
+    assert.match(error.message, /GC/);
+  });
+
+  test('an import with another signature than the host function it names is refused at load', () => {
+    for (const imports of [
+      '(import "extism:host/user" "query" (func (param i32) (result i32)))',
+      '(import "extism:host/env" "alloc" (func (param i64) (result i32)))',
+      '(import "extism:host/env" "store_u8" (func (param i64 i64)))',
+    ]) {
+      const error = refused(`(module ${imports})`);
+      assert.equal(error.code, 'BH_PLUGIN_IMPORT_REFUSED');
+      assert.match(error.message, /wrong signature: the host provides \(/);
+    }
+    limitModule('t', wat('(module (import "extism:host/user" "query" (func (param i64) (result i64))))'), caps);
+  });
+
+  test('malformed bytes are refused with a coded error, never a crash', () => {
+    const good = wat('(module (memory 1) (table 1 funcref) (global i32 (i32.const 1)))');
+    for (let cut = 9; cut < good.length; cut++) {
+      const code = codeOf(() => limitModule('t', good.subarray(0, cut), caps));
+      assert.ok(code === undefined || code === 'BH_PLUGIN_INVALID_MODULE', `cut at ${cut}: ${code}`);
+    }
   });
 });
 
