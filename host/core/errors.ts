@@ -116,6 +116,16 @@ export const errorTable = {
     message:
       "The key salt of this database file has been deleted (crypto-shredded), so its data can never be read again. Remove the file to start afresh.",
   },
+  BH_STORE_FILE_MISSING: {
+    area: 'store',
+    message:
+      "The data file of this user for plugin '{plugin}' is missing, although the keyring records that it was created. Nothing was created in its place. Restore the file from a backup of the data directory.",
+  },
+  BH_STORE_FILE_TRUNCATED: {
+    area: 'store',
+    message:
+      "The data file of this user for plugin '{plugin}' is empty (truncated), although the keyring records that it was created. It was left as it is. Restore the file from a backup of the data directory.",
+  },
   BH_STORE_FOREIGN_FILE: {
     area: 'store',
     message:

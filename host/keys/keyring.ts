@@ -13,8 +13,9 @@ const keyringApplicationId = 0x42486b31;
  */
 export class Keyring {
   readonly #db: SqliteDatabase;
-  readonly #get: SqliteStatement<[string, string], { salt: Buffer }>;
+  readonly #get: SqliteStatement<[string, string], { salt: Buffer; created: number }>;
   readonly #insert: SqliteStatement<[string, string, Buffer, number]>;
+  readonly #markCreated: SqliteStatement<[string, string]>;
   readonly #delete: SqliteStatement<[string, string]>;
 
   constructor(file: string, key: Buffer, cipher: Cipher) {
@@ -23,13 +24,24 @@ export class Keyring {
     const db = openHostDatabase(file, key, cipher, {
       applicationId: keyringApplicationId,
       secureDelete: true,
+      // "created" is 1 once the file's creation completed: from then on a missing or empty file is
+      // lost data, never a new user (keyrings from before it existed hold only created files).
       schemaSql: `CREATE TABLE IF NOT EXISTS "file_salts" (
         "plugin" TEXT NOT NULL, "file_id" TEXT NOT NULL, "salt" BLOB NOT NULL, "created_at" INTEGER NOT NULL,
+        "created" INTEGER NOT NULL DEFAULT 1,
         PRIMARY KEY ("plugin", "file_id")) STRICT, WITHOUT ROWID`,
     });
+    try {
+      const columns = db.prepare('SELECT "name" FROM pragma_table_info(\'file_salts\')').pluck().all() as string[];
+      if (!columns.includes('created')) db.exec('ALTER TABLE "file_salts" ADD COLUMN "created" INTEGER NOT NULL DEFAULT 1');
+    } catch (error) {
+      db.close();
+      throw translateSqliteError(error);
+    }
     this.#db = db;
-    this.#get = db.prepare('SELECT "salt" FROM "file_salts" WHERE "plugin" = ? AND "file_id" = ?');
-    this.#insert = db.prepare('INSERT OR IGNORE INTO "file_salts" ("plugin", "file_id", "salt", "created_at") VALUES (?, ?, ?, ?)');
+    this.#get = db.prepare('SELECT "salt", "created" FROM "file_salts" WHERE "plugin" = ? AND "file_id" = ?');
+    this.#insert = db.prepare('INSERT OR IGNORE INTO "file_salts" ("plugin", "file_id", "salt", "created_at", "created") VALUES (?, ?, ?, ?, 0)');
+    this.#markCreated = db.prepare('UPDATE "file_salts" SET "created" = 1 WHERE "plugin" = ? AND "file_id" = ?');
     this.#delete = db.prepare('DELETE FROM "file_salts" WHERE "plugin" = ? AND "file_id" = ?');
   }
 
@@ -38,12 +50,25 @@ export class Keyring {
     return coded(() => this.#get.get(plugin, fileId)?.salt);
   }
 
-  /** The salt of a file, created (32 random bytes) on first use. */
+  /** The salt of a file and whether the file's creation completed; undefined when there is none. */
+  entry(plugin: string, fileId: string): { salt: Buffer; created: boolean } | undefined {
+    return coded(() => {
+      const row = this.#get.get(plugin, fileId);
+      return row ? { salt: row.salt, created: row.created === 1 } : undefined;
+    });
+  }
+
+  /** The salt of a file, created (32 random bytes) on first use, marked as not yet created. */
   saltOrCreate(plugin: string, fileId: string): Buffer {
     return coded(() => {
       this.#insert.run(plugin, fileId, randomBytes(32), Date.now());
       return this.#get.get(plugin, fileId)?.salt as Buffer;
     });
+  }
+
+  /** Records that the file now exists: a later missing or empty file is lost data. */
+  markCreated(plugin: string, fileId: string): void {
+    coded(() => this.#markCreated.run(plugin, fileId));
   }
 
   /** Crypto-shreds a file: without its salt its key can never be derived again. */

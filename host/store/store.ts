@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { CallerTokens } from '../core/caller-token.js';
@@ -206,11 +206,22 @@ export class Store {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.#madeDirs.add(dir);
     }
-    const isNew = !existsSync(file);
-    const salt = isNew
-      ? this.#options.keyring.saltOrCreate(plugin, fileId)
-      : this.#options.keyring.salt(plugin, fileId);
-    if (!salt) throw new BulkheadError('BH_STORE_SHREDDED');
+    const keyring = this.#options.keyring;
+    const entry = keyring.entry(plugin, fileId);
+    const size = fileSize(file);
+    if (entry?.created) {
+      // The keyring knows this file existed: missing or emptied, it is lost data, never a new user.
+      if (size === undefined) throw new BulkheadError('BH_STORE_FILE_MISSING', { plugin });
+      if (size === 0) throw new BulkheadError('BH_STORE_FILE_TRUNCATED', { plugin });
+    } else if (!entry && size !== undefined) {
+      throw new BulkheadError('BH_STORE_SHREDDED');
+    }
+    // No file yet, or an empty one whose creation was interrupted (the keyring entry is not marked
+    // created, so no user data was ever written to it): it is made from scratch. A non-empty file
+    // whose entry is not marked is opened and checked like any other, then marked.
+    const isNew = size === undefined || size === 0;
+    if (isNew && size !== undefined) removeDatabaseFiles(file);
+    const salt = entry?.salt ?? keyring.saltOrCreate(plugin, fileId);
     const key = fileKeyFor(pluginKey, fileId, salt);
     // Each user's file has one owner (one process, and in it one worker): holding its lock keeps
     // the WAL index in memory (no -shm file to create per open) and stops a second host from
@@ -223,10 +234,17 @@ export class Store {
     try {
       if (isNew) {
         db = createFile(file, key, options, schema, this.#now());
+        try {
+          keyring.markCreated(plugin, fileId);
+        } catch (error) {
+          db.close();
+          throw error;
+        }
       } else {
         db = openEncryptedDatabase(file, key, { ...options, create: false });
         try {
           prepareFile(db, schema, this.#now());
+          if (!entry?.created) keyring.markCreated(plugin, fileId);
         } catch (error) {
           db.close();
           throw translateSqliteError(error);
@@ -240,6 +258,15 @@ export class Store {
     const open = new OpenFile(db);
     this.#files.add(cacheKey, open);
     return open;
+  }
+}
+
+/** The size of a file, or undefined when there is none. */
+function fileSize(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
   }
 }
 

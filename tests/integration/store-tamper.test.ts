@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from '../../host/sqlite/sqlite-driver.js';
 import path from 'node:path';
 import { isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
@@ -142,14 +142,16 @@ test('a plaintext SQLite file planted in a user\'s place is refused, not adopted
   });
 });
 
-test('an empty file left by a power cut during creation is initialised on the next open', () => {
+test('an empty file left by a power cut during creation (its keyring entry not yet marked created) is initialised on the next open', () => {
   const { dir, cleanup } = tempDir();
   const master = randomBytes(32);
   const signing = randomBytes(32);
   const first = openTestStore({ dataDir: dir, master, signing });
-  first.store.execute(first.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
-  first.close();
   const file = userFile(first, 'console:alice', 'notes');
+  // What the store leaves when the power goes between recording the salt and completing the file.
+  first.keyring.saltOrCreate('notes', fileIdFor(first.keys.pluginKey('notes'), 'console:alice'));
+  first.close();
+  mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, Buffer.alloc(0));
   const t = openTestStore({ dataDir: dir, master, signing });
   try {
@@ -160,6 +162,20 @@ test('an empty file left by a power cut during creation is initialised on the ne
     t.close();
     cleanup();
   }
+});
+
+test('a user file that was deleted or emptied is reported missing or truncated, never silently recreated empty (attack: losing a user\'s data)', () => {
+  withSeededStore(['console:alice', 'console:bob'], (t) => {
+    const alice = userFile(t, 'console:alice', 'notes');
+    const bob = userFile(t, 'console:bob', 'notes');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(alice + suffix, { force: true });
+    writeFileSync(bob, Buffer.alloc(0));
+    refused(() => t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' }), ['BH_STORE_FILE_MISSING']);
+    refused(() => t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'insert', collection: 'notes', values: { text: 'new' } }), ['BH_STORE_FILE_MISSING']);
+    assert.equal(existsSync(alice), false, 'nothing was created in its place');
+    refused(() => t.store.execute(t.token('console:bob', 'notes'), 'notes', { op: 'insert', collection: 'notes', values: { text: 'new' } }), ['BH_STORE_FILE_TRUNCATED']);
+    assert.equal(readFileSync(bob).length, 0, 'the empty file is left as it is');
+  });
 });
 
 test('a file that decrypts but was not made by Bulkhead is refused with BH_STORE_FOREIGN_FILE and left alone', () => {
