@@ -207,6 +207,27 @@ describe('Slack HTTP mode without an LLM', () => {
     }
   });
 
+  test('plugin text reaches Slack escaped: a saved note cannot ping the channel or disguise a link (attack: Slack control sequences in replies)', async () => {
+    const slack = await startFakeSlackApi();
+    const chat = await startChatHost({ slackApiUrl: slack.url, botToken: slack.workspace.botToken });
+    try {
+      const user = 'U0ESCAPE01';
+      const hostile = '<!channel> pay now at <https://evil.example/|your bank> & <@U0BOSS0001>';
+      await chat.post(JSON.stringify(eventCallback({ text: `notes add ${hostile}`, userId: user, channel: dm(user), eventId: 'Ev0ESC0001' })));
+      await slack.waitFor('chat.postMessage', (c) => c.body['channel'] === dm(user));
+      await chat.post(JSON.stringify(eventCallback({ text: 'notes list', userId: user, channel: dm(user), eventId: 'Ev0ESC0002' })));
+      const listed = await slack.waitFor('chat.postMessage', (c) => c.body['channel'] === dm(user) && String(c.body['text']).includes('pay now'));
+      const text = String(listed.body['text']);
+      assert.doesNotMatch(text, /[<>]/);
+      assert.match(text, /&lt;!channel&gt; pay now at &lt;https:\/\/evil\.example\/\|your bank&gt; &amp; &lt;@U0BOSS0001&gt;/);
+      // Stored as the user wrote it: escaping happens only on the way to Slack.
+      assert.deepEqual(await notesOf(chat, slack.workspace.teamId, user), [hostile]);
+    } finally {
+      await chat.close();
+      await slack.close();
+    }
+  });
+
   test('Slack unreachable at start: the host starts anyway, retries with backoff, says so, and connects when Slack returns', async () => {
     const slack = await startFakeSlackApi({ unreachable: 503 });
     const chatPromise = startChatHost({ slackApiUrl: slack.url, botToken: slack.workspace.botToken, env: {} });

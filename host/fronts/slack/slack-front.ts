@@ -14,6 +14,7 @@ import type { ChatSecrets, ChatSettings } from '../../config/config.js';
 import type { CallerContext } from '../../dispatch/dispatcher.js';
 import type { IdentityDirectory } from '../../identity/directory.js';
 import { answerChat, type ChatDeps } from '../chat.js';
+import { escapeSlackText } from './escape.js';
 import { SlackHttpReceiver } from './http-receiver.js';
 import type { Logger } from '../../log/index.js';
 
@@ -258,7 +259,8 @@ export class SlackFront {
       this.#options.logger.error({ err: error }, 'slack.answer_failed');
       replies = ['Sorry, something went wrong on our side. Please try again.'];
     }
-    for (const reply of replies) await send(reply);
+    // Every reply is plain text to Slack: a plugin cannot ping a channel or disguise a link.
+    for (const reply of replies) await send(escapeSlackText(reply));
   }
 }
 
