@@ -47,7 +47,7 @@ before(async () => {
     await call(user, 'notes', 'add', { text: `note of ${user}` });
     await call(user, 'notes', 'list');
   }
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await host.shutdown();
@@ -334,7 +334,7 @@ describe('time spent inside the store', () => {
       assert.equal((await call(user, 'slowquery', 'fill', { n: 50 })).result, 50);
     }
     assert.deepEqual((await call(user, 'slowquery', 'count')).result, { ok: true, count: records });
-  });
+  }, { timeout: 60_000 });
 
   test('a LIKE query running seconds inside SQLite (slowquery.like) is stopped with BH_PLUGIN_TIMEOUT; no lock is left', hangGuard, async (t) => {
     // The count starts the moment the timeout is reported, on the same user's file: the
