@@ -359,7 +359,8 @@ describe('time spent inside the store', () => {
     assert.ok(report.ms < 5 * limitMs, `stopped after ${report.ms.toFixed(0)} ms (limit ${limitMs} ms)`);
     assert.equal(counted?.status, 'fulfilled', 'count right after the timeout succeeds');
     assert.deepEqual((counted.value as { result: unknown }).result, { ok: true, count: records });
-    assert.ok(countMs < limitMs, `count right after the timeout took ${countMs.toFixed(0)} ms`);
+    // Under the store's 2 s busy timeout, with room for a worker restart: no waiting on a lock.
+    assert.ok(countMs < 1000, `count right after the timeout took ${countMs.toFixed(0)} ms`);
     await assertStillServes();
   });
 
