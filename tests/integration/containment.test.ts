@@ -320,6 +320,27 @@ describe('exceptions and atomics', () => {
   });
 });
 
+describe('bystanders on the attacked worker', () => {
+  test('a call that finished just before a runaway call on its worker is answered, not reported lost', hangGuard, async () => {
+    // Seen on the host before the fix: the worker keeps finished results until its queue is
+    // empty, so when the next call is stopped for its time limit they are lost with it, and the
+    // caller of a call that ran (and saved its note) is told BH_EXECUTOR_WORKER_LOST.
+    const victim = userOn(attackShard, 'victim');
+    const spinner = attacker('spin');
+    await call(victim, 'notes', 'list');
+    await call(spinner, 'spin', 'ok');
+    // Same event-loop turn: both go to the worker in one batch, the note first.
+    const added = call(victim, 'notes', 'add', { text: 'saved before the spin' });
+    const spun = rejection(call(spinner, 'spin', 'spin'));
+    const [addOutcome, spinError] = await Promise.all([added.then(() => 'success', (error: unknown) => (error instanceof BulkheadError ? error.code : String(error))), spun]);
+    assert.equal(spinError.code, 'BH_PLUGIN_TIMEOUT');
+    const { result } = await call(victim, 'notes', 'list');
+    const saved = (result as { notes: { text: string }[] }).notes.some((n) => n.text === 'saved before the spin');
+    assert.ok(saved, 'the note was saved');
+    assert.equal(addOutcome, 'success', 'the call that saved it is answered as a success');
+  });
+});
+
 describe('time spent inside the store', () => {
   const records = 300;
   let user: string;
