@@ -8,7 +8,9 @@
 // described at the top of each).
 //
 // Run alone: `node tests/run-tests.mjs containment` (after `npm run build`). With --expose-gc the
-// baselines are taken after a full collection.
+// baselines are taken after a full collection. The store section runs last on purpose: a host
+// that terminates a worker inside SQLite aborts the whole process there (SIGABRT), taking the
+// rest of the file with it; run it alone with --test-name-pattern to see the other sections.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test, type TestContext } from 'node:test';
