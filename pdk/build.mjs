@@ -83,14 +83,21 @@ class CollectAfterEachCall {
   }
 }
 
-/** WebAssembly features accepted in .wat sources. */
+/**
+ * WebAssembly features accepted in .wat sources. Hostile test fixtures use every proposal the
+ * engine accepts (exception handling, atomics, several tables): the host, not the build, decides
+ * what a module may do.
+ */
 const watFeatures = {
   bulk_memory: true,
+  exceptions: true,
   multi_value: true,
   mutable_globals: true,
+  reference_types: true,
   sat_float_to_int: true,
   sign_extension: true,
   simd: true,
+  threads: true,
 };
 
 class BuildError extends Error {}
