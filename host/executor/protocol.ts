@@ -67,5 +67,5 @@ export type CallResult =
     }
   | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError };
 
-/** Worker to main thread. Results are batched until the worker's queue is empty (or 64 are ready). */
+/** Worker to main thread. Each result is posted before the worker starts its next call. */
 export type FromWorker = { readonly type: 'results'; readonly results: readonly CallResult[] } | { readonly type: 'closed' };

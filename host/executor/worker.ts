@@ -87,13 +87,17 @@ port.on('message', (message: ToWorker) => {
   if (!pumping) void pump();
 });
 
-/** Results waiting to be posted: sent together when the queue runs dry or the batch is full. */
-const maxBatch = 64;
+/**
+ * Results waiting to be posted. They are posted before the next call starts: that call may run
+ * away and be terminated with this thread, and a result lost with it would make a call that ran
+ * look lost (and a retry run it twice).
+ */
 let outbox: CallResult[] = [];
 
 async function pump(): Promise<void> {
   pumping = true;
   for (let call = queue.shift(); call; call = queue.shift()) {
+    flush();
     // A doomed worker starts nothing: the watchdog is terminating it.
     if (!state.move(Mode.idle, Mode.guest)) return;
     state.startedAt[0] = Date.now();
@@ -109,8 +113,8 @@ async function pump(): Promise<void> {
     Atomics.store(state.slots, stateLayout.running, 0);
     Atomics.store(state.slots, stateLayout.abandoned, Abandoned.no);
     if (!state.move(Mode.guest, Mode.idle)) return;
-    if (queue.length === 0 || outbox.length >= maxBatch) flush();
   }
+  flush();
   pumping = false;
   if (closing) shutDown();
 }

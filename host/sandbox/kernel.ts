@@ -47,8 +47,8 @@ export class Kernel {
   #errorHandle = 0n;
   /** The instance's linear memory, once instantiated. */
   memory: WebAssembly.Memory | undefined;
-  /** The first 4000 bytes of the text the plugin last passed to error_set (kept through a trap). */
-  errorText: Uint8Array | undefined;
+  /** A copy of the error text, taken only if the plugin frees the block it passed to error_set. */
+  #errorCopy: Uint8Array | undefined;
 
   readonly #onFatal: KernelOptions['onFatal'];
 
@@ -84,7 +84,7 @@ export class Kernel {
     this.#blockBytes = 0;
     this.#output = undefined;
     this.#errorHandle = 0n;
-    this.errorText = undefined;
+    this.#errorCopy = undefined;
     const handle = this.store(input);
     if (handle === 0n) throw this.#fail(new MemoryLimitReached('the input does not fit in the memory limit'));
     this.#input = Number(handle >> indexShift);
@@ -108,6 +108,13 @@ export class Kernel {
   /** Whether the plugin called error_set during this call. */
   get failed(): boolean {
     return this.#errorHandle !== 0n;
+  }
+
+  /** The first 4000 bytes of the text the plugin last passed to error_set (kept through a trap). */
+  get errorText(): Uint8Array | undefined {
+    if (this.#errorHandle === 0n) return undefined;
+    const block = this.#blocks[Number(this.#errorHandle >> indexShift)];
+    return block ? block.subarray(0, kernelLimits.maxDetailBytes) : this.#errorCopy;
   }
 
   /** A new zeroed block of `size` bytes, or 0n when it would pass the memory limit. */
@@ -141,6 +148,7 @@ export class Kernel {
     const index = Number(handle >> indexShift);
     const block = this.#blocks[index];
     if (!block) return;
+    if (handle === this.#errorHandle) this.#errorCopy = block.slice(0, kernelLimits.maxDetailBytes);
     this.#blocks[index] = null;
     this.#blockBytes -= block.byteLength + kernelLimits.blockOverheadBytes;
     this.#freed.push(index);
@@ -209,12 +217,13 @@ export class Kernel {
         if (typeof length !== 'bigint' || length < 0n || length > BigInt(block.byteLength)) throw this.#fail(new ContractBreach('set an output longer than its block'));
         this.#output = { index: Number(handle >> indexShift), length: Number(length) };
       },
-      // Keeps a bounded copy of the text, not the block: a trap right after error_set (as
-      // AssemblyScript's abort does) must not lose it, and repeating error_set costs no memory.
+      // Only the handle is recorded (repeating error_set costs nothing); the text is read when the
+      // call ends, even after a trap (AssemblyScript's abort traps right after error_set), or
+      // copied if the plugin frees the block first.
       error_set: (_: unknown, handle: bigint): void => {
-        const block = this.read(handle, 'error_set');
-        this.errorText = block.slice(0, kernelLimits.maxDetailBytes);
+        this.read(handle, 'error_set');
         this.#errorHandle = handle;
+        this.#errorCopy = undefined;
       },
       error_get: (): bigint => this.#errorHandle,
       config_get: (_: unknown, handle: bigint): bigint => {
