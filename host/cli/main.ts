@@ -9,8 +9,9 @@ import { startFronts, type Fronts } from '../fronts/start.js';
 import { consoleCaller, formatError, formatOutcome, parseRequest, runConsole, type ConsoleRequest } from '../fronts/console.js';
 import { createHost, type Host } from '../host.js';
 import { Approvals } from '../plugins/approvals.js';
-import { loadCatalog, preparePlugin } from '../plugins/catalog.js';
-import { readPluginFolder } from '../plugins/plugin-folder.js';
+import { loadCatalog, preparePlugin, type LoadedPlugin } from '../plugins/catalog.js';
+import { folderRefusal, readPluginFolder, type PluginFolder } from '../plugins/plugin-folder.js';
+import type { LimitCaps } from '../sandbox/limits.js';
 
 const usage = `Usage: bulkhead <command>
 
@@ -182,14 +183,7 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   const config = loadConfig(environment, process.cwd());
   const approvals = new Approvals(config.dataDir);
   if (action === 'approve' && target !== undefined && extra.length === 0) {
-    const read = readPluginFolder(target);
-    const builtIns = loadCatalog({ builtInDirs: [fromRoot('dist', 'plugins')], pluginPath: [], approvals, caps: config.plugins.caps });
-    const builtIn = builtIns.plugins.get(read.manifest.name);
-    if (builtIn) {
-      throw new BulkheadError('BH_PLUGIN_NAME_TAKEN', { plugin: read.manifest.name, owner: 'a built-in plugin', folder: read.folder });
-    }
-    // Only a plugin that would load is approved: the same checks as at start-up.
-    const plugin = preparePlugin(read, false, config.plugins.caps);
+    const { read, plugin } = checkForApproval(target, approvals, config.plugins.caps);
     const approval = approvals.approve(read);
     io.out(`Approved ${plugin.manifest.name} ${approval.version} from ${approval.folder}`);
     io.out(`  plugin.wasm sha256 ${approval.wasmSha256}`);
@@ -214,6 +208,23 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   }
   io.err(usage);
   return 2;
+}
+
+/**
+ * The plugin in `folder`, put through the same checks as at start-up: only a plugin that would
+ * load is approved. Whatever the folder holds, a failure is a coded error, never a stack trace.
+ */
+function checkForApproval(folder: string, approvals: Approvals, caps: LimitCaps): { read: PluginFolder; plugin: LoadedPlugin } {
+  try {
+    const read = readPluginFolder(folder);
+    const builtIns = loadCatalog({ builtInDirs: [fromRoot('dist', 'plugins')], pluginPath: [], approvals, caps });
+    if (builtIns.plugins.has(read.manifest.name)) {
+      throw new BulkheadError('BH_PLUGIN_NAME_TAKEN', { plugin: read.manifest.name, owner: 'a built-in plugin', folder: read.folder });
+    }
+    return { read, plugin: preparePlugin(read, false, caps) };
+  } catch (error) {
+    throw folderRefusal(error, folder);
+  }
 }
 
 async function start(io: CliIo): Promise<number> {

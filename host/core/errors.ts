@@ -212,6 +212,11 @@ export const errorTable = {
     area: 'plugin',
     message: '{folder} is not a usable plugin folder: {problem}. A plugin folder holds plugin.json and plugin.wasm.',
   },
+  BH_PLUGIN_CHECK_FAILED: {
+    area: 'plugin',
+    message:
+      'Checking the plugin folder {folder} failed unexpectedly ({kind}), so it was not loaded; other plugins are unaffected. Check its plugin.json and plugin.wasm; if they look right, report this as a Bulkhead bug.',
+  },
   BH_PLUGIN_APPROVALS_INVALID: {
     area: 'plugin',
     message: '{file} is not a valid approvals file. Restore it from a backup, or delete it and approve the plugins again.',

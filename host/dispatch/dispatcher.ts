@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { CallerTokens, Front } from '../core/caller-token.js';
 import { BulkheadError } from '../core/errors.js';
+import { describeJsonLimit, jsonLimitExceeded, paramsJsonLimits } from '../core/json-limits.js';
 import type { CallOutcome, Executor } from '../executor/executor.js';
 import type { Capability, LoadedPlugin } from '../plugins/catalog.js';
 
@@ -76,6 +77,9 @@ export class Dispatcher {
     if (reason) throw new BulkheadError('BH_CAPABILITY_FORBIDDEN', { plugin: pluginName, capability: capabilityName, reason });
     const where = { plugin: pluginName, capability: capabilityName };
     const value = params === undefined ? {} : params;
+    // Ajv and JSON.stringify recurse: a value thousands of levels deep would overflow the stack.
+    const exceeded = jsonLimitExceeded(value, paramsJsonLimits);
+    if (exceeded) throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: `params are ${describeJsonLimit(exceeded, paramsJsonLimits)}` });
     if (!capability.validateParams(value)) {
       throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: describe(capability.validateParams.errors?.[0], capability.declaredNames) });
     }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { BulkheadError } from '../core/errors.js';
+import { describeJsonLimit, jsonLimitExceeded, manifestJsonLimits } from '../core/json-limits.js';
 import { fromRoot } from '../core/paths.js';
 
 export type FieldType = 'text' | 'integer' | 'real' | 'boolean' | 'json' | 'timestamp';
@@ -61,6 +62,9 @@ export interface PluginManifest {
   readonly storage?: StorageSpec;
 }
 
+/** A plugin name, as schemas/plugin-manifest.v1.json defines it (a test keeps the two equal). */
+export const pluginNamePattern = /^[a-z][a-z0-9-]{0,62}$/;
+
 /** Fields every record has, managed by the host. */
 export const systemFields: Readonly<Record<string, FieldType>> = { id: 'text', createdAt: 'timestamp', updatedAt: 'timestamp' };
 /** Names a declared field may not take (compared case-insensitively: SQLite column names are). */
@@ -82,6 +86,9 @@ function schemaValidator(): ReturnType<Ajv2020['compile']> {
  * Returns a deeply frozen manifest.
  */
 export function parseManifest(value: unknown, source: string): PluginManifest {
+  // Ajv, structuredClone and deepFreeze all recurse: bound the value before any of them sees it.
+  const exceeded = jsonLimitExceeded(value, manifestJsonLimits);
+  if (exceeded) throw new BulkheadError('BH_MANIFEST_INVALID', { source, problem: `it is ${describeJsonLimit(exceeded, manifestJsonLimits)}` });
   const validate = schemaValidator();
   if (!validate(value)) {
     throw new BulkheadError('BH_MANIFEST_INVALID', { source, problem: describeSchemaError(validate.errors?.[0]) });

@@ -12,6 +12,14 @@ export interface Approval {
   readonly approvedAt: string;
 }
 
+/** What an approval is checked against: the name a folder claims, the folder, its files' hashes. */
+export interface ApprovalClaim {
+  readonly name: string;
+  readonly folder: string;
+  readonly manifestSha256: string;
+  readonly wasmSha256: string;
+}
+
 interface ApprovalsFile {
   readonly approvalsVersion: 1;
   readonly plugins: Record<string, Approval>;
@@ -55,10 +63,12 @@ export class Approvals {
 
   /**
    * Refuses the plugin unless it is approved as it is now. Throws BH_PLUGIN_NOT_APPROVED,
-   * BH_PLUGIN_NAME_TAKEN (the name is pinned to another folder) or BH_PLUGIN_CHANGED.
+   * BH_PLUGIN_NAME_TAKEN (the name is pinned to another folder) or BH_PLUGIN_CHANGED. Needs only
+   * the name the folder claims and the hashes of its files, so it can run before the manifest is
+   * validated.
    */
-  check(plugin: PluginFolder): void {
-    const name = plugin.manifest.name;
+  check(plugin: ApprovalClaim): void {
+    const { name } = plugin;
     const approval = this.get(name);
     if (!approval) throw new BulkheadError('BH_PLUGIN_NOT_APPROVED', { plugin: name, folder: plugin.folder });
     if (approval.folder !== plugin.folder) {

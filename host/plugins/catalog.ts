@@ -1,4 +1,4 @@
-import { readdirSync, existsSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { BulkheadError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import { unavailablePermissions } from '../sandbox/abi.js';
 import { moduleLimits, pagesPerMiB, resolveLimits, type LimitCaps, type PluginLimits } from '../sandbox/limits.js';
 import { checkImports, compileModule, limitModule } from '../sandbox/wasm-module.js';
 import type { Approvals } from './approvals.js';
-import { readPluginFolder, type PluginFolder } from './plugin-folder.js';
+import { claimedName, folderRefusal, readFolderBytes, validateFolder, type PluginFolder } from './plugin-folder.js';
 
 /** A capability ready to be dispatched: its export and its compiled params validator. */
 export interface Capability {
@@ -65,10 +65,11 @@ export function loadCatalog(options: CatalogOptions): Catalog {
   const plugins = new Map<string, LoadedPlugin>();
   const refused: Refusal[] = [];
   const consider = (folder: string, builtIn: boolean): void => {
-    let read: PluginFolder | undefined;
+    let where: { folder: string; plugin?: string } = { folder };
     try {
-      read = readPluginFolder(folder);
-      const name = read.manifest.name;
+      const read = readFolderBytes(folder);
+      const name = claimedName(read);
+      where = { folder: read.folder, plugin: name };
       const taken = plugins.get(name);
       if (taken) {
         throw new BulkheadError('BH_PLUGIN_NAME_TAKEN', {
@@ -77,16 +78,18 @@ export function loadCatalog(options: CatalogOptions): Catalog {
           folder: read.folder,
         });
       }
-      if (!builtIn) options.approvals.check(read);
-      plugins.set(name, preparePlugin(read, builtIn, options.caps));
+      // Approval first, on the claimed name and the hashes alone: an unapproved folder never
+      // reaches the manifest validator or the WebAssembly compiler.
+      if (!builtIn) options.approvals.check({ name, folder: read.folder, manifestSha256: read.manifestSha256, wasmSha256: read.wasmSha256 });
+      plugins.set(name, preparePlugin(validateFolder(read), builtIn, options.caps));
     } catch (error) {
-      if (!(error instanceof BulkheadError)) throw error;
-      refused.push({ folder: read?.folder ?? folder, ...(read ? { plugin: read.manifest.name } : {}), error });
+      // Whatever one folder does, it is refused alone and the others still load.
+      refused.push({ ...where, error: folderRefusal(error, where.folder) });
     }
   };
   for (const dir of options.builtInDirs) for (const folder of pluginFolders(dir)) consider(folder, true);
   for (const entry of options.pluginPath) {
-    const folders = existsSync(path.join(entry, 'plugin.json')) ? [entry] : pluginFolders(entry);
+    const folders = hasManifest(entry) ? [entry] : pluginFolders(entry);
     if (folders.length === 0) {
       refused.push({ folder: entry, error: new BulkheadError('BH_PLUGIN_FOLDER_INVALID', { folder: entry, problem: 'it holds no plugin folder' }) });
     }
@@ -102,7 +105,20 @@ function pluginFolders(dir: string): string[] {
   } catch {
     return [];
   }
-  return names.map((name) => path.join(dir, name)).filter((folder) => existsSync(path.join(folder, 'plugin.json')));
+  return names.map((name) => path.join(dir, name)).filter(hasManifest);
+}
+
+/**
+ * Whether the folder has a plugin.json entry of any kind: a dangling link or a directory in its
+ * place is refused with a reason rather than skipped in silence.
+ */
+function hasManifest(folder: string): boolean {
+  try {
+    lstatSync(path.join(folder, 'plugin.json'));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
  * What a router decides for one chat message. It names a capability and its params, and nothing
  * else: no user, no conversation. Identity travels beside the text, never through the router.
  */
+import { jsonLimitExceeded, paramsJsonLimits } from '../core/json-limits.js';
 import type { Capability } from '../plugins/catalog.js';
 
 /** Call this capability with these params (already valid against its schema). */
@@ -27,9 +28,13 @@ export type Route = RouteCall | RouteReply;
 /** The capabilities a router may choose from: those the dispatcher allows on the caller's front. */
 export type Catalog = readonly Capability[];
 
-/** A capability's params validated against its schema, or undefined when they do not fit. */
+/**
+ * A capability's params validated against its schema, or undefined when they do not fit. Params
+ * nested deeper than the dispatcher accepts do not fit either, and never reach Ajv (it recurses).
+ */
 export function validParams(capability: Capability, params: unknown): Record<string, unknown> | undefined {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) return undefined;
+  if (jsonLimitExceeded(params, paramsJsonLimits)) return undefined;
   return capability.validateParams(params) ? (params as Record<string, unknown>) : undefined;
 }
 

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { isBulkheadError } from '../../host/core/errors.js';
-import { parseManifest } from '../../host/manifest/manifest.js';
+import { fromRoot } from '../../host/core/paths.js';
+import { parseManifest, pluginNamePattern } from '../../host/manifest/manifest.js';
 
 const base = { manifestVersion: 1, name: 'notes', version: '1.0.0', description: 'Notes' };
 
@@ -46,4 +48,26 @@ test('a full manifest is accepted and frozen', () => {
   );
   assert.equal(manifest.name, 'notes');
   assert.ok(Object.isFrozen(manifest) && Object.isFrozen(manifest.storage?.collections['notes']?.fields));
+});
+
+// Attack: a manifest nested thousands of levels deep overflowed the stack of structuredClone and
+// deepFreeze (RangeError, host down). It must be a coded refusal, whichever part holds the depth.
+const deep = (levels: number): unknown => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`);
+const tooDeep: { name: string; manifest: unknown }[] = [
+  { name: 'a capability params schema 5,000 levels deep', manifest: { ...base, capabilities: [{ name: 'add', description: 'a', params: { type: 'object', default: deep(5000) } }] } },
+  { name: 'example params 5,000 levels deep', manifest: { ...base, capabilities: [{ name: 'add', description: 'a', examples: [{ params: { a: deep(5000) } }] }] } },
+  { name: 'a field default 100,000 levels deep', manifest: { ...base, storage: { collections: { a: { fields: { b: { type: 'json', default: deep(100_000) } } } } } } },
+];
+for (const c of tooDeep) {
+  test(`stack exhaustion: manifest refused with BH_MANIFEST_INVALID: ${c.name}`, () => {
+    assert.throws(
+      () => parseManifest(c.manifest, 'plugins/deep'),
+      (e: unknown) => isBulkheadError(e, 'BH_MANIFEST_INVALID') && e.message.includes('nested deeper than 64 levels'),
+    );
+  });
+}
+
+test('the plugin name pattern in code is the one in schemas/plugin-manifest.v1.json', () => {
+  const schema = JSON.parse(readFileSync(fromRoot('schemas', 'plugin-manifest.v1.json'), 'utf8')) as { properties: { name: { pattern: string } } };
+  assert.equal(pluginNamePattern.source, schema.properties.name.pattern);
 });

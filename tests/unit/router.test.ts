@@ -10,6 +10,8 @@ import { Router } from '../../host/router/router.js';
 import type { Catalog, Route } from '../../host/router/route.js';
 import { fromRoot } from '../../host/core/paths.js';
 import { startFakeOpenAI } from '../fakes/openai-server.js';
+import { maxParamsDepth } from '../../host/core/json-limits.js';
+import { interpretMessage, toolName } from '../../host/router/llm.js';
 
 const notes = parseManifest(JSON.parse(readFileSync(fromRoot('plugins-src', 'notes', 'plugin.json'), 'utf8')), 'notes');
 const catalogOf = (...manifests: PluginManifest[]): Catalog =>
@@ -271,4 +273,33 @@ describe('precedence: built-ins and commands first; between other plugins, ask',
       await openai.close();
     }
   });
+});
+
+// Attack: params nested thousands of levels deep typed into chat (or returned by the model) made
+// Ajv and JSON.stringify recurse until the stack overflowed. `loose.take` accepts any object, so
+// its schema alone would let such params through: the depth limit has to refuse them.
+describe('params nested too deeply never reach Ajv', () => {
+  const loose = catalogOf(parseManifest({ manifestVersion: 1, name: 'loose', version: '1.0.0', description: 'Loose', capabilities: [{ name: 'take', description: 'Takes any object', params: { type: 'object' } }] }, 'loose'));
+  const deepParams = (levels: number): string => `{"a":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+
+  for (const levels of [maxParamsDepth + 1, 1980]) {
+    test(`a command with params ${levels} levels deep is answered with a usage hint`, async () => {
+      const r = await new Router().route(`loose.take ${deepParams(levels)}`, loose);
+      assert.ok(r.kind === 'reply' && r.reason === 'invalid' && r.text.startsWith('Those params do not fit loose.take.'), JSON.stringify(r).slice(0, 200));
+    });
+  }
+
+  test(`params exactly ${maxParamsDepth} levels deep are routed`, async () => {
+    const r = await new Router().route(`loose.take ${deepParams(maxParamsDepth)}`, loose);
+    assert.equal(r.kind, 'call');
+  });
+
+  for (const levels of [maxParamsDepth + 1, 8000]) {
+    test(`model tool arguments ${levels} levels deep are answered with a plain-words request`, () => {
+      const byName = new Map(loose.map((c) => [toolName(c), c]));
+      const message = { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'loose__take', arguments: deepParams(levels) } }] } as const;
+      const outcome = interpretMessage(message as unknown as Parameters<typeof interpretMessage>[0], byName);
+      assert.ok(outcome.kind === 'route' && outcome.route.kind === 'reply' && outcome.route.reason === 'invalid');
+    });
+  }
 });
