@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BulkheadConfig, Environment } from './config/config.js';
-import { CallerTokens } from './core/caller-token.js';
+import { CallerTokens } from './identity/caller-token.js';
 import { KeyService } from './keys/key-service.js';
 import { loadRootKeys, type RootKeys } from './keys/load-keys.js';
 import type { PluginManifest } from './manifest/manifest.js';

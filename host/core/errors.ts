@@ -307,7 +307,7 @@ export const errorTable = {
   },
   BH_PLUGIN_OUTPUT_MALFORMED: {
     area: 'call',
-    message: '{plugin}.{capability} returned a result that is not UTF-8 JSON, so it was dropped. Tell the plugin author.',
+    message: '{plugin}.{capability} returned a result that is not UTF-8 JSON, or is nested deeper than 64 levels, so it was dropped. Tell the plugin author.',
   },
   BH_PLUGIN_CONTRACT: {
     area: 'call',

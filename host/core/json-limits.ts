@@ -29,8 +29,12 @@ export const maxManifestValues = 100_000;
  */
 export const maxParamsDepth = 32;
 
+/** A capability's result: as deep as the PDK's own JSON writer goes (64). */
+export const maxResultDepth = 64;
+
 export const manifestJsonLimits: JsonLimits = Object.freeze({ maxDepth: maxManifestDepth, maxValues: maxManifestValues });
 export const paramsJsonLimits: JsonLimits = Object.freeze({ maxDepth: maxParamsDepth });
+export const resultJsonLimits: JsonLimits = Object.freeze({ maxDepth: maxResultDepth });
 
 export type JsonLimit = 'depth' | 'values';
 

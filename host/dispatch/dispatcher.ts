@@ -1,25 +1,12 @@
 import type { ErrorObject } from 'ajv';
-import type { CallerTokens, Front } from '../core/caller-token.js';
+import type { CallerContext } from '../identity/caller-context.js';
+import type { CallerTokens } from '../identity/caller-token.js';
+
+export type { CallerContext };
 import { BulkheadError } from '../core/errors.js';
 import { describeJsonLimit, jsonLimitExceeded, paramsJsonLimits } from '../core/json-limits.js';
 import type { CallOutcome, Executor } from '../executor/executor.js';
 import type { Capability, LoadedPlugin } from '../plugins/catalog.js';
-
-/**
- * Who is calling, as a front established it before any plugin, router or model saw the request.
- * Below the dispatcher only the caller token names the user.
- */
-export interface CallerContext {
-  /** Stable id across fronts, e.g. `console:alice` or `slack:T1:U1`. */
-  readonly globalUserId: string;
-  readonly front: Front;
-  /** Where replies go (a conversation id for chat fronts; the invocation itself for the console). */
-  readonly replyTo: string;
-  /** The operator listed this identity as an admin. */
-  readonly admin: boolean;
-  /** When the front verified the identity, ms since the epoch. */
-  readonly authTime: number;
-}
 
 export interface DispatcherOptions {
   readonly plugins: ReadonlyMap<string, LoadedPlugin>;

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BulkheadError } from '../core/errors.js';
+import { jsonLimitExceeded, resultJsonLimits } from '../core/json-limits.js';
 import { pagesPerMiB } from '../sandbox/limits.js';
 import type { CallMessage, FromWorker, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
 import { Abandoned, stateLayout, WorkerState } from './worker-state.js';
@@ -320,9 +321,14 @@ export type { WorkerPlugin };
  */
 function parseOutput(output: string | null, call: CallMessage): { value: unknown } | BulkheadError {
   if (output === null) return { value: null };
+  let value: unknown;
   try {
-    return { value: JSON.parse(output) as unknown };
+    value = JSON.parse(output) as unknown;
   } catch {
     return new BulkheadError('BH_PLUGIN_OUTPUT_MALFORMED', { plugin: call.plugin, capability: call.capability });
   }
+  // A result 500,000 levels deep fits in 1 MiB and parses, but every front that prints it
+  // (JSON.stringify, structured logging) would overflow the stack: refused here, once.
+  if (jsonLimitExceeded(value, resultJsonLimits)) return new BulkheadError('BH_PLUGIN_OUTPUT_MALFORMED', { plugin: call.plugin, capability: call.capability });
+  return { value };
 }

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CallerTokens } from '../core/caller-token.js';
+import { CallerTokens } from '../identity/caller-token.js';
 import { BulkheadError } from '../core/errors.js';
 import type { PluginKey } from '../keys/key-service.js';
 import { Keyring } from '../keys/keyring.js';

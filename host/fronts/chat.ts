@@ -6,7 +6,8 @@
  */
 import { BulkheadError } from '../core/errors.js';
 import type { CallOutcome } from '../executor/executor.js';
-import type { CallerContext, Dispatcher } from '../dispatch/dispatcher.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { CallerContext } from '../identity/caller-context.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
 

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import { BulkheadError } from '../core/errors.js';
 import type { CallOutcome } from '../executor/executor.js';
-import type { CallerContext } from '../dispatch/dispatcher.js';
+import { callerContext, type CallerContext } from '../identity/caller-context.js';
 import { answerChat, type ChatDeps } from './chat.js';
 
 const userNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -18,7 +18,7 @@ export function consoleCaller(name: string, admins: ReadonlySet<string> = new Se
     throw new BulkheadError('BH_CLI_USAGE', { problem: '--user must be 1 to 64 letters, digits, dots, hyphens or underscores' });
   }
   const id = `console:${name}`;
-  return { globalUserId: id, front: 'console', replyTo: id, admin: admins.has(id), authTime: now };
+  return callerContext({ globalUserId: id, front: 'console', replyTo: id, platformIdentity: id, admins, now });
 }
 
 /** A parsed console line: `plugin.capability` and optional params JSON. */

@@ -1,6 +1,11 @@
 import { createHmac, hkdfSync } from 'node:crypto';
-import type { TokenKey } from '../core/caller-token.js';
 import type { RootKeys } from './load-keys.js';
+
+/** A MAC key for caller tokens and its public identifier. */
+export interface TokenKey {
+  readonly kid: string;
+  readonly key: Buffer;
+}
 
 /**
  * HKDF-SHA256 with a JSON-array info label. JSON arrays are unambiguous where `a:b` joins are not:

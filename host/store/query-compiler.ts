@@ -1,4 +1,5 @@
 import { BulkheadError } from '../core/errors.js';
+import { jsonLimitExceeded } from '../core/json-limits.js';
 import { valueFitsType, type FieldType } from '../manifest/manifest.js';
 import type { CollectionDef, FieldDef, StorageSchema } from './storage-schema.js';
 
@@ -133,7 +134,7 @@ export function encodeValue(type: FieldType, value: unknown): SqlValue {
   if (type === 'json') {
     // Checked before anything recursive runs: a deeper value would be stored and then break
     // every read of its collection.
-    if (nestedDeeperThan(value, queryLimits.maxJsonDepth)) tooComplex(`a json value is nested more than ${queryLimits.maxJsonDepth} levels deep`);
+    if (jsonLimitExceeded(value, { maxDepth: queryLimits.maxJsonDepth })) tooComplex(`a json value is nested more than ${queryLimits.maxJsonDepth} levels deep`);
     return JSON.stringify(value);
   }
   return value as string | number;
@@ -363,17 +364,6 @@ function encodeChecked(field: FieldDef, value: unknown, place: string): SqlValue
   return encoded;
 }
 
-/** Whether a JSON value nests deeper than `max` levels, found without recursion. */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    if (typeof item.value !== 'object' || item.value === null) continue;
-    const depth = item.depth + 1;
-    if (depth > max) return true;
-    for (const inner of Object.values(item.value)) if (typeof inner === 'object' && inner !== null) stack.push({ value: inner, depth });
-  }
-  return false;
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { CallerTokens } from '../core/caller-token.js';
+import type { CallerTokens } from '../identity/caller-token.js';
 import { BulkheadError } from '../core/errors.js';
 import type { Keyring } from '../keys/keyring.js';
 import { fileIdFor, fileKeyFor, type PluginKey } from '../keys/key-service.js';

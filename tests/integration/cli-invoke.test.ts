@@ -1,7 +1,8 @@
 // `bulkhead invoke` and `bulkhead console` as a user runs them: a real process, the full path
 // (console front -> caller token -> executor worker -> notes plugin -> encrypted store).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -125,5 +126,40 @@ describe('bulkhead console', () => {
     assert.match(stdout, /• typed freely/);
     const list = invokeJson('erin', 'notes.list');
     assert.deepEqual((list.body['result'] as { notes: { text: string }[] }).notes.map((n) => n.text), ['from the console', 'typed freely']);
+  });
+});
+
+describe('a user file held by another process', () => {
+  // Attack/accident: a second process holds the user's file (here a running console). The call's
+  // 2 s limit used to equal SQLite's 2 s busy wait, so the watchdog terminated the worker inside
+  // SQLite and V8 aborted the whole process (exit 134) in 3 of 6 runs. The wait is now cut short
+  // of the deadline and a worker is never terminated in native code.
+  test('six `invoke notes.list` runs each answer with BH_STORE_BUSY (exit 1), none aborts', async () => {
+    const holder = spawn(process.execPath, [cli, 'console', '--user', 'frank'], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const listed = new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('Saved note')) resolve();
+        });
+        holder.once('exit', () => reject(new Error('the holding console exited early')));
+      });
+      holder.stdin.write('notes.add {"text":"held"}\n');
+      await listed;
+      for (let run = 0; run < 6; run++) {
+        const { status, stdout, stderr } = bulkhead(['invoke', '--user', 'frank', 'notes.list', '--json']);
+        assert.equal(status, 1, `run ${run}: exit ${status} (134 would be an abort); ${stderr.slice(0, 200)}`);
+        // notes hands the store's answer back as its own failure: BH_STORE_BUSY is in the detail.
+        const { error } = JSON.parse(stdout) as { error: { code: string; detail?: string } };
+        assert.equal(error.code, 'BH_PLUGIN_ERROR');
+        assert.match(error.detail ?? '', /^BH_STORE_BUSY: /);
+      }
+    } finally {
+      holder.stdin.end('exit\n');
+      await once(holder, 'exit');
+    }
+    // Released by the holder, the file answers again, with the note it holds.
+    assert.deepEqual((invokeJson('frank', 'notes.list').body['result'] as { notes: { text: string }[] }).notes.map((n) => n.text), ['held']);
   });
 });

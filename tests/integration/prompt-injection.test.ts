@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, readEnvironment } from '../../host/config/config.js';
-import type { CallerContext } from '../../host/dispatch/dispatcher.js';
+import type { CallerContext } from '../../host/identity/caller-context.js';
 import { answerChat, type ChatAnswer } from '../../host/fronts/chat.js';
 import { createHost, type Host } from '../../host/host.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIReply } from '../fakes/openai-server.js';

@@ -231,6 +231,7 @@ describe('host functions under abuse (raw fixture)', () => {
     { plugin: 'raw', capability: 'query_bad_handle', attack: 'a forged memory handle to query', code: 'BH_PLUGIN_CONTRACT' },
     { plugin: 'raw', capability: 'output_not_json', attack: 'output that is not JSON', code: 'BH_PLUGIN_OUTPUT_MALFORMED' },
     { plugin: 'outfmt', capability: 'nul_bytes', attack: 'binary output', code: 'BH_PLUGIN_OUTPUT_MALFORMED' },
+    { plugin: 'outfmt', capability: 'deep', attack: 'output nested 300,000 levels (parses, then overflows every printer)', code: 'BH_PLUGIN_OUTPUT_MALFORMED' },
   ];
   for (const c of failures) {
     test(`${c.attack}: the call fails with ${c.code}`, async () => {

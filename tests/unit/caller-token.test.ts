@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { CallerTokens, type TokenKey } from '../../host/core/caller-token.js';
+import { CallerTokens, type TokenKey } from '../../host/identity/caller-token.js';
 import { isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
 import { KeyService } from '../../host/keys/key-service.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import wabtInit from 'wabt';
-import { CallerTokens } from '../../host/core/caller-token.js';
+import { CallerTokens } from '../../host/identity/caller-token.js';
 import { BulkheadError } from '../../host/core/errors.js';
 import { Dispatcher } from '../../host/dispatch/dispatcher.js';
 import type { Executor } from '../../host/executor/executor.js';

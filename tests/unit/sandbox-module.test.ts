@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import wabtInit from 'wabt';
-import { CallerTokens } from '../../host/core/caller-token.js';
+import { CallerTokens } from '../../host/identity/caller-token.js';
 import { BulkheadError, type ErrorCode } from '../../host/core/errors.js';
 import { Dispatcher, type CallerContext } from '../../host/dispatch/dispatcher.js';
 import { shardOf, type Executor } from '../../host/executor/executor.js';

@@ -11,7 +11,7 @@
 import { App, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
 import type { ChatSecrets, ChatSettings } from '../../config/config.js';
-import type { CallerContext } from '../../dispatch/dispatcher.js';
+import { callerContext, type CallerContext } from '../../identity/caller-context.js';
 import type { IdentityDirectory } from '../../identity/directory.js';
 import { answerChat, type ChatDeps } from '../chat.js';
 import { escapeSlackText } from './escape.js';
@@ -159,13 +159,7 @@ export class SlackFront {
       this.#options.logger.warn('slack.identity_refused');
       return undefined;
     }
-    return {
-      globalUserId,
-      front: 'slack',
-      replyTo,
-      admin: this.#options.settings.admins.has(`slack:${teamId}:${userId}`),
-      authTime: Date.now(),
-    };
+    return callerContext({ globalUserId, front: 'slack', replyTo, platformIdentity: `slack:${teamId}:${userId}`, admins: this.#options.settings.admins });
   }
 
   #listen(): void {

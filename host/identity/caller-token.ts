@@ -1,10 +1,10 @@
 import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
-import { decodeCanonicalBase64url } from './base64url.js';
-import { BulkheadError } from './errors.js';
+import { decodeCanonicalBase64url } from '../core/base64url.js';
+import { BulkheadError } from '../core/errors.js';
+import type { TokenKey } from '../keys/key-service.js';
+import { fronts, type Front } from './caller-context.js';
 
-/** Where a call came from. Every front reaches plugins through the same path. */
-export const fronts = ['slack', 'dashboard', 'console', 'scheduler'] as const;
-export type Front = (typeof fronts)[number];
+export { fronts, type Front };
 
 /** The claims of a caller token. `sub` is the globalUserId: the only thing below the fronts that names a user. */
 export interface CallerClaims {
@@ -18,11 +18,7 @@ export interface CallerClaims {
   readonly jti: string;
 }
 
-/** A MAC key for caller tokens and its public identifier. */
-export interface TokenKey {
-  readonly kid: string;
-  readonly key: Buffer;
-}
+export type { TokenKey };
 
 export interface CallerTokenOptions {
   /** Signs new tokens; also accepted when verifying. */
