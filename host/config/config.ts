@@ -2,10 +2,10 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { BulkheadError } from '../core/errors.js';
 import { ciphers, type Cipher } from '../sqlite/encrypted-database.js';
-import { executorDefaults } from '../executor/executor.js';
-import { defaultCaps, type LimitCaps } from '../sandbox/limits.js';
+import type { LimitCaps } from '../sandbox/limits.js';
 import { storeDefaults } from '../store/store.js';
 import { readEnvFile } from './env-file.js';
+import { limitRegistry, type SettableLimitName } from './limits.js';
 
 /**
  * Where settings and keys come from: the process environment merged over `.env.local` (the
@@ -123,26 +123,26 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
     dataDir: path.resolve(cwd, env['BULKHEAD_DATA_DIR'] || 'data'),
     store: {
       cipher: oneOf('BULKHEAD_STORE_CIPHER', env['BULKHEAD_STORE_CIPHER'], ciphers, storeDefaults.cipher),
-      maxOpenFiles: integer('BULKHEAD_STORE_MAX_OPEN_FILES', env['BULKHEAD_STORE_MAX_OPEN_FILES'], 1, 100_000, storeDefaults.maxOpenFiles),
-      pageCacheKiB: integer('BULKHEAD_STORE_PAGE_CACHE_KIB', env['BULKHEAD_STORE_PAGE_CACHE_KIB'], 64, 1_048_576, storeDefaults.pageCacheKiB),
-      maxRowsExamined: integer('BULKHEAD_QUERY_MAX_ROWS', env['BULKHEAD_QUERY_MAX_ROWS'], 1, 100_000_000, storeDefaults.maxRowsExamined),
-      busyTimeoutMs: integer('BULKHEAD_STORE_BUSY_TIMEOUT_MS', env['BULKHEAD_STORE_BUSY_TIMEOUT_MS'], 0, 60_000, storeDefaults.busyTimeoutMs),
+      maxOpenFiles: limit(env, 'store.maxOpenFiles'),
+      pageCacheKiB: limit(env, 'store.pageCacheKiB'),
+      maxRowsExamined: limit(env, 'store.maxRowsExamined'),
+      busyTimeoutMs: limit(env, 'store.busyTimeoutMs'),
     },
     plugins: {
       path: (env['BULKHEAD_PLUGIN_PATH'] ?? '').split(':').filter((entry) => entry !== '').map((entry) => path.resolve(cwd, entry)),
       workers: integer('BULKHEAD_WORKERS', env['BULKHEAD_WORKERS'], 1, 256, availableParallelism()),
-      instancesPerWorker: integer('BULKHEAD_INSTANCES_PER_WORKER', env['BULKHEAD_INSTANCES_PER_WORKER'], 1, 100_000, executorDefaults.maxInstancesPerWorker),
-      queuePerWorker: integer('BULKHEAD_QUEUE_PER_WORKER', env['BULKHEAD_QUEUE_PER_WORKER'], 1, 1_000_000, executorDefaults.maxQueuePerWorker),
+      instancesPerWorker: limit(env, 'executor.maxInstancesPerWorker'),
+      queuePerWorker: limit(env, 'executor.maxQueuePerWorker'),
       caps: Object.freeze({
-        timeoutMs: integer('BULKHEAD_LIMIT_TIMEOUT_MS', env['BULKHEAD_LIMIT_TIMEOUT_MS'], 10, 60_000, defaultCaps.timeoutMs),
-        memoryMiB: integer('BULKHEAD_LIMIT_MEMORY_MIB', env['BULKHEAD_LIMIT_MEMORY_MIB'], 1, 4096, defaultCaps.memoryMiB),
-        maxInputBytes: integer('BULKHEAD_LIMIT_INPUT_BYTES', env['BULKHEAD_LIMIT_INPUT_BYTES'], 1, 16 * 1048576, defaultCaps.maxInputBytes),
-        maxOutputBytes: integer('BULKHEAD_LIMIT_OUTPUT_BYTES', env['BULKHEAD_LIMIT_OUTPUT_BYTES'], 1, 16 * 1048576, defaultCaps.maxOutputBytes),
-        maxQueriesPerCall: integer('BULKHEAD_LIMIT_QUERIES_PER_CALL', env['BULKHEAD_LIMIT_QUERIES_PER_CALL'], 0, 100_000, defaultCaps.maxQueriesPerCall),
-        maxRepliesPerCall: integer('BULKHEAD_LIMIT_REPLIES_PER_CALL', env['BULKHEAD_LIMIT_REPLIES_PER_CALL'], 0, 1000, defaultCaps.maxRepliesPerCall),
-        storeMiB: integer('BULKHEAD_LIMIT_STORE_MIB', env['BULKHEAD_LIMIT_STORE_MIB'], 1, 65_536, defaultCaps.storeMiB),
+        timeoutMs: limit(env, 'ceiling.timeoutMs'),
+        memoryMiB: limit(env, 'ceiling.memoryMiB'),
+        maxInputBytes: limit(env, 'ceiling.maxInputBytes'),
+        maxOutputBytes: limit(env, 'ceiling.maxOutputBytes'),
+        maxQueriesPerCall: limit(env, 'ceiling.maxQueriesPerCall'),
+        maxRepliesPerCall: limit(env, 'ceiling.maxRepliesPerCall'),
+        storeMiB: limit(env, 'ceiling.storeMiB'),
       }),
-      instanceCacheMiB: integer('BULKHEAD_INSTANCE_CACHE_MIB', env['BULKHEAD_INSTANCE_CACHE_MIB'], 1, 65_536, executorDefaults.instanceCacheMiBPerWorker),
+      instanceCacheMiB: limit(env, 'executor.instanceCacheMiBPerWorker'),
     },
     logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
     chat: {
@@ -189,6 +189,16 @@ function oneOf<T extends string>(variable: string, value: string | undefined, al
   if (value === undefined || value === '') return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: `must be one of ${allowed.join(', ')}` });
+}
+
+/**
+ * A limit an operator may set, validated against its registry entry (host/config/limits.ts): the
+ * entry holds its variable, its default and its range, so none of them is repeated here.
+ */
+function limit(env: Environment['vars'], name: SettableLimitName): number {
+  const entry = limitRegistry[name];
+  if (entry.env === undefined) throw new Error('a settable limit without a variable');
+  return integer(entry.env, env[entry.env], entry.min, entry.max, entry.default);
 }
 
 function integer(variable: string, value: string | undefined, min: number, max: number, fallback: number): number {

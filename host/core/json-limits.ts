@@ -6,6 +6,8 @@
  * down: an uncoded crash that one bad folder or one bad message could trigger.
  */
 
+import { limitDefault } from '../config/limits.js';
+
 /**
  * How deep and how large an untrusted JSON value may be.
  *
@@ -20,17 +22,17 @@ export interface JsonLimits {
 }
 
 /** plugin.json: its schema nests about 8 levels; params schemas and examples get the rest. */
-export const maxManifestDepth = 64;
+export const maxManifestDepth = limitDefault('json.maxManifestDepth');
 /** plugin.json is at most 1 MiB (~500,000 values); real manifests hold a few thousand. */
-export const maxManifestValues = 100_000;
+export const maxManifestValues = limitDefault('json.maxManifestValues');
 /**
  * Params of one call: deeper than any capability's schema describes, far shallower than any
  * recursion limit. Their size is bounded in bytes (limits.maxInputBytes) once they are valid.
  */
-export const maxParamsDepth = 32;
+export const maxParamsDepth = limitDefault('json.maxParamsDepth');
 
 /** A capability's result: as deep as the PDK's own JSON writer goes (64). */
-export const maxResultDepth = 64;
+export const maxResultDepth = limitDefault('json.maxResultDepth');
 
 export const manifestJsonLimits: JsonLimits = Object.freeze({ maxDepth: maxManifestDepth, maxValues: maxManifestValues });
 export const paramsJsonLimits: JsonLimits = Object.freeze({ maxDepth: maxParamsDepth });

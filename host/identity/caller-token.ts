@@ -1,3 +1,4 @@
+import { limitDefault } from '../config/limits.js';
 import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { decodeCanonicalBase64url } from '../core/base64url.js';
 import { BulkheadError } from '../core/errors.js';
@@ -32,11 +33,11 @@ export interface CallerTokenOptions {
 }
 
 /** Longest lifetime a token may claim. */
-export const maxTokenTtlSeconds = 120;
+export const maxTokenTtlSeconds = limitDefault('token.maxTtlSeconds');
 /** Allowed clock difference, both directions. */
 export const clockSkewSeconds = 30;
 /** Tokens longer than this are refused before any decoding. */
-export const maxTokenLength = 1024;
+export const maxTokenLength = limitDefault('token.maxLength');
 
 const prefix = 'v1';
 const macLength = 32;

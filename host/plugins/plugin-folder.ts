@@ -1,3 +1,4 @@
+import { limitDefault } from '../config/limits.js';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -29,8 +30,8 @@ export interface PluginFolder {
 }
 
 /** Upper bounds on what is read from disk before anything is parsed. */
-const maxManifestBytes = 1024 * 1024;
-const maxWasmBytes = 64 * 1024 * 1024;
+const maxManifestBytes = limitDefault('folder.maxManifestBytes');
+const maxWasmBytes = limitDefault('folder.maxWasmBytes');
 const readChunkBytes = 1024 * 1024;
 
 /** Reads and validates `plugin.json` and reads `plugin.wasm` (compiling it is the catalog's job). */

@@ -13,12 +13,13 @@
  *
  * Whatever it builds is validated against the capability's params schema before it is returned.
  */
+import { limitDefault } from '../config/limits.js';
 import type { Capability } from '../plugins/catalog.js';
 import { call, validParams, type Catalog, type Route } from './route.js';
 import { compileExamples, maxReadsPerMessage, type ExamplePattern } from './examples.js';
 
 /** Longest message matched against example patterns; longer ones need a command (or the LLM). */
-export const maxExampleMatchChars = 500;
+export const maxExampleMatchChars = limitDefault('router.maxExampleMatchChars');
 
 const explicitCall = /^([a-z][a-z0-9-]{0,62})\.((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})(?:\s+([\s\S]*))?$/;
 const command = /^([a-z][a-z0-9-]{0,62})\s+((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})(?:\s+([\s\S]*))?$/;

@@ -12,23 +12,24 @@
  * leftmost-first, lazy-slot answers a backtracking RegExp gives), behind a cheap check that every
  * literal word occurs in order, and their number and size are capped (the caps below).
  */
+import { limitDefault } from '../config/limits.js';
 import { RE2JS } from 're2js';
 import { compileLinear, NonLinearPatternError } from '../manifest/linear-regex.js';
 import type { Capability } from '../plugins/catalog.js';
 import type { Catalog } from './route.js';
 
 /** Most example patterns one plugin contributes to routing (its other examples still show in help). */
-export const maxExamplePatternsPerPlugin = 32;
+export const maxExamplePatternsPerPlugin = limitDefault('router.maxExamplePatternsPerPlugin');
 /** Most example patterns in one catalog; built-ins are counted first, so they are never crowded out. */
-export const maxExamplePatterns = 256;
+export const maxExamplePatterns = limitDefault('router.maxExamplePatterns');
 /** Most slots in one example: each is a capture group, and captures are what make matching cost. */
-export const maxSlotsPerExample = 16;
+export const maxSlotsPerExample = limitDefault('router.maxSlotsPerExample');
 /**
  * Most patterns whose slots are read out for one message. Reading slots is the costly step (up to
  * ~0.4 ms on 500 characters with 16 slots, against ~0.02 ms for the yes/no test before it), and only
  * a pattern whose params then fail the schema makes the router read another of the same plugin.
  */
-export const maxReadsPerMessage = 32;
+export const maxReadsPerMessage = limitDefault('router.maxReadsPerMessage');
 
 export interface ExamplePattern {
   readonly capability: Capability;

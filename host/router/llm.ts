@@ -9,6 +9,7 @@
  * const llm = new LlmRouter({ apiKey, baseURL: 'http://127.0.0.1:8080/v1', model: 'gpt-4o-mini', timeoutMs: 8000, maxRetries: 1 });
  * const outcome = await llm.route('add a note: buy milk', catalog);
  */
+import { limitDefault } from '../config/limits.js';
 import OpenAI from 'openai';
 import type { Capability } from '../plugins/catalog.js';
 import { call, validParams, type Catalog, type Route } from './route.js';
@@ -30,7 +31,7 @@ export interface LlmRouterOptions {
 export type LlmOutcome = { readonly kind: 'route'; readonly route: Route } | { readonly kind: 'no-tool' } | { readonly kind: 'unavailable'; readonly why: 'timeout' | 'error' };
 
 /** Largest tool-call arguments accepted (the largest params a capability takes are far smaller). */
-export const maxToolArgumentsChars = 16 * 1024;
+export const maxToolArgumentsChars = limitDefault('router.maxToolArgumentsChars');
 
 const systemPrompt = [
   'You route one chat message to at most one tool. Each tool is a capability of a plugin.',

@@ -11,12 +11,13 @@
  * The route holds a capability and params only. It is computed once per message, so a failing
  * model can delay a call but never cause a second one.
  */
+import { limitDefault } from '../config/limits.js';
 import { DeterministicRouter, helpText, normalize } from './deterministic.js';
 import type { LlmRouter } from './llm.js';
 import type { Catalog, Route } from './route.js';
 
 /** Longest message routed; Slack allows 40,000 characters, no capability needs that many. */
-export const maxMessageChars = 4000;
+export const maxMessageChars = limitDefault('router.maxMessageChars');
 
 export interface RouterOptions {
   /** Absent: deterministic only. */

@@ -1,3 +1,4 @@
+import { limitDefault } from '../config/limits.js';
 import type { LimitsSpec } from '../manifest/manifest.js';
 
 /** The limits one plugin runs under: its manifest's wishes, defaulted, then capped by the operator. */
@@ -18,15 +19,15 @@ export interface PluginLimits {
   readonly storeMiB: number;
 }
 
-/** What a plugin gets when its manifest says nothing. */
+/** What a plugin gets when its manifest says nothing (the registry's `plugin.*`, host/config/limits.ts). */
 export const defaultLimits: PluginLimits = Object.freeze({
-  timeoutMs: 2000,
-  memoryMiB: 64,
-  maxInputBytes: 64 * 1024,
-  maxOutputBytes: 1024 * 1024,
-  maxQueriesPerCall: 1000,
-  maxRepliesPerCall: 20,
-  storeMiB: 64,
+  timeoutMs: limitDefault('plugin.timeoutMs'),
+  memoryMiB: limitDefault('plugin.memoryMiB'),
+  maxInputBytes: limitDefault('plugin.maxInputBytes'),
+  maxOutputBytes: limitDefault('plugin.maxOutputBytes'),
+  maxQueriesPerCall: limitDefault('plugin.maxQueriesPerCall'),
+  maxRepliesPerCall: limitDefault('plugin.maxRepliesPerCall'),
+  storeMiB: limitDefault('plugin.storeMiB'),
 });
 
 /**
@@ -37,18 +38,19 @@ export const defaultLimits: PluginLimits = Object.freeze({
  */
 export type LimitCaps = PluginLimits;
 
+/** The registry's `ceiling.*`. */
 export const defaultCaps: LimitCaps = Object.freeze({
-  timeoutMs: 10_000,
-  memoryMiB: 256,
-  maxInputBytes: 1024 * 1024,
-  maxOutputBytes: 4 * 1024 * 1024,
-  maxQueriesPerCall: 1000,
-  maxRepliesPerCall: 20,
-  storeMiB: 256,
+  timeoutMs: limitDefault('ceiling.timeoutMs'),
+  memoryMiB: limitDefault('ceiling.memoryMiB'),
+  maxInputBytes: limitDefault('ceiling.maxInputBytes'),
+  maxOutputBytes: limitDefault('ceiling.maxOutputBytes'),
+  maxQueriesPerCall: limitDefault('ceiling.maxQueriesPerCall'),
+  maxRepliesPerCall: limitDefault('ceiling.maxRepliesPerCall'),
+  storeMiB: limitDefault('ceiling.storeMiB'),
 });
 
 /** Largest request a plugin may hand to a host function, and the longest reply text. */
-export const hostFunctionLimits = Object.freeze({ maxRequestBytes: 1024 * 1024, maxReplyChars: 4000 });
+export const hostFunctionLimits = Object.freeze({ maxRequestBytes: limitDefault('hostFunction.maxRequestBytes'), maxReplyChars: limitDefault('hostFunction.maxReplyChars') });
 
 /** A manifest's limits, defaulted, then each capped by the operator's ceiling. */
 export function resolveLimits(spec: LimitsSpec | undefined, caps: LimitCaps): PluginLimits {
@@ -62,14 +64,17 @@ export const pagesPerMiB = 16;
 
 /**
  * What an instance may make the host hold beyond its linear memory, checked in the module's bytes
- * at load (host/sandbox/wasm-module.ts). A funcref table entry costs V8 about 50 bytes per
- * instance, so the default table cap is about 5 MiB.
+ * at load (host/sandbox/wasm-module.ts).
  */
-export const moduleLimits = Object.freeze({ maxTableEntries: 100_000, maxGlobals: 10_000, maxElementEntries: 100_000 });
+export const moduleLimits = Object.freeze({
+  maxTableEntries: limitDefault('module.maxTableEntries'),
+  maxGlobals: limitDefault('module.maxGlobals'),
+  maxElementEntries: limitDefault('module.maxElementEntries'),
+});
 
-/**
- * The kernel's own caps, per instance: Extism variables (kept between calls, counted against the
- * memory limit too) and the bookkeeping charged per live block, so that a million empty blocks
- * cost what their slots cost.
- */
-export const kernelLimits = Object.freeze({ maxVarBytes: 1024 * 1024, blockOverheadBytes: 64, maxDetailBytes: 4000 });
+/** The kernel's own caps, per instance (host/sandbox/kernel.ts). */
+export const kernelLimits = Object.freeze({
+  maxVarBytes: limitDefault('kernel.maxVarBytes'),
+  blockOverheadBytes: limitDefault('kernel.blockOverheadBytes'),
+  maxDetailBytes: limitDefault('kernel.maxDetailBytes'),
+});

@@ -1,4 +1,5 @@
 import { BulkheadError } from '../core/errors.js';
+import { limitDefault } from '../config/limits.js';
 import { jsonLimitExceeded } from '../core/json-limits.js';
 import { valueFitsType, type FieldType } from '../manifest/manifest.js';
 import type { CollectionDef, FieldDef, StorageSchema } from './storage-schema.js';
@@ -28,25 +29,28 @@ export interface CompileContext {
   readonly newId: () => string;
 }
 
-/** Every limit of the query language, in one place (schemas/query.v1.json states the same). */
+/**
+ * Every limit of the query language, from the registry's `query.*` (host/config/limits.ts);
+ * schemas/query.v1.json states the same.
+ */
 export const queryLimits = Object.freeze({
-  defaultLimit: 100,
-  maxLimit: 1000,
-  maxOffset: 1_000_000,
-  maxDepth: 8,
-  maxConditions: 256,
-  maxListItems: 64,
-  maxInItems: 1000,
-  maxOrderBy: 8,
+  defaultLimit: limitDefault('query.defaultLimit'),
+  maxLimit: limitDefault('query.maxLimit'),
+  maxOffset: limitDefault('query.maxOffset'),
+  maxDepth: limitDefault('query.maxDepth'),
+  maxConditions: limitDefault('query.maxConditions'),
+  maxListItems: limitDefault('query.maxListItems'),
+  maxInItems: limitDefault('query.maxInItems'),
+  maxOrderBy: limitDefault('query.maxOrderBy'),
   /**
    * A LIKE pattern is matched against one value in native code that cannot be interrupted: its
    * worst case is (value bytes) x (pattern length), about 15 ms at these two limits.
    */
-  maxLikeLength: 128,
+  maxLikeLength: limitDefault('query.maxLikeLength'),
   /** UTF-8 bytes of one text value, or of one json value as stored. */
-  maxValueBytes: 64 * 1024,
+  maxValueBytes: limitDefault('query.maxValueBytes'),
   /** Nesting of a json value (the PDK reads answers up to 64 levels; records sit 3 levels deep). */
-  maxJsonDepth: 32,
+  maxJsonDepth: limitDefault('query.maxJsonDepth'),
 });
 
 /**

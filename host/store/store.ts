@@ -1,3 +1,4 @@
+import { limitDefault } from '../config/limits.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -53,7 +54,15 @@ export type QueryResult =
 
 export type QueryResponse = QueryResult | { ok: false; error: { code: string; message: string } };
 
-export const storeDefaults = Object.freeze({ cipher: 'aegis' as Cipher, maxOpenFiles: 256, pageCacheKiB: 512, maxRowsExamined: 100_000, quotaMiB: 64, busyTimeoutMs: 2000 });
+export const storeDefaults = Object.freeze({
+  cipher: 'aegis' as Cipher,
+  maxOpenFiles: limitDefault('store.maxOpenFiles'),
+  pageCacheKiB: limitDefault('store.pageCacheKiB'),
+  maxRowsExamined: limitDefault('store.maxRowsExamined'),
+  // A plugin without a quota of its own gets what a manifest without limits gets.
+  quotaMiB: limitDefault('plugin.storeMiB'),
+  busyTimeoutMs: limitDefault('store.busyTimeoutMs'),
+});
 
 /** SQLite's page size for new files (its default): the quota is counted in pages. */
 const pageBytes = 4096;
