@@ -33,7 +33,7 @@ import { OpenFile, OpenFiles } from '../../host/store/open-files.js';
 import { compileQuery } from '../../host/store/query-compiler.js';
 import { buildStorageSchema } from '../../host/store/storage-schema.js';
 import { storeDefaults } from '../../host/store/store.js';
-import { consoleUser, notesManifest, rejection, startTestHost, tempDir, withTestStore } from '../helpers/fixtures.js';
+import { consoleUser, notesManifest, openTestStore, rejection, startTestHost, tempDir, withTestStore } from '../helpers/fixtures.js';
 
 const MiB = 1024 * 1024;
 const limit = (name: LimitName): number => limitRegistry[name].default;
@@ -338,7 +338,27 @@ const cases: Partial<Record<string, Case>> = {
       { store: { maxRowsExamined: rows } },
     );
   },
-  'store.busyTimeoutMs': () => settingHonoursItsRange('store.busyTimeoutMs'),
+  'store.busyTimeoutMs': () => {
+    settingHonoursItsRange('store.busyTimeoutMs');
+    // A second store on the same data directory waits this long for the file the first one holds.
+    const { dir, cleanup } = tempDir();
+    const keys = { master: Buffer.alloc(32, 7), signing: Buffer.alloc(32, 9) };
+    const holder = openTestStore({ dataDir: dir, ...keys });
+    const waitMs = 300;
+    const waiter = openTestStore({ dataDir: dir, ...keys, store: { busyTimeoutMs: waitMs } });
+    try {
+      holder.store.execute(holder.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
+      const started = performance.now();
+      refusedWith(() => waiter.store.execute(waiter.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' }), 'BH_STORE_BUSY');
+      const waited = performance.now() - started;
+      // It waited for the holder, and for this setting rather than the 2 s default.
+      assert.ok(waited >= waitMs - 10 && waited < limit('store.busyTimeoutMs') - 500, `waited ${Math.round(waited)} ms`);
+    } finally {
+      holder.close();
+      waiter.close();
+      cleanup();
+    }
+  },
   'store.maxOpenFiles': () => {
     settingHonoursItsRange('store.maxOpenFiles');
     const files = new OpenFiles(2);
