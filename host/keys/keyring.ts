@@ -66,9 +66,21 @@ export class Keyring {
     });
   }
 
-  /** Records that the file now exists: a later missing or empty file is lost data. */
+  /**
+   * Records that the file now exists: a later missing or empty file is lost data. Written without
+   * its own fsync (the next synced keyring write carries it): if a power cut loses the mark, the
+   * file's state stays "creating", which is only ever acted on for an empty file, and an empty
+   * file holds no data. So a new user's first open costs one fsync of the keyring, not two.
+   */
   markCreated(plugin: string, fileId: string): void {
-    coded(() => this.#markCreated.run(plugin, fileId));
+    coded(() => {
+      this.#db.pragma('synchronous = NORMAL');
+      try {
+        this.#markCreated.run(plugin, fileId);
+      } finally {
+        this.#db.pragma('synchronous = FULL');
+      }
+    });
   }
 
   /** Crypto-shreds a file: without its salt its key can never be derived again. */
