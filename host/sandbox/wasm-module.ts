@@ -82,12 +82,12 @@ export function limitModule(plugin: string, bytes: Uint8Array, caps: ModuleCaps)
     }
     const types = readFunctionTypes(bytes, byId.get(1));
     checkImportSignatures(plugin, bytes, byId.get(2), types);
-    checkCounts(plugin, bytes, byId, caps);
+    checkCounts(bytes, byId, caps);
     const patched = new Map<number, number[]>();
     const memory = byId.get(5);
     if (memory) patched.set(5, limitedMemory(plugin, bytes, memory, caps.memoryPages));
     const table = byId.get(4);
-    if (table) patched.set(4, limitedTable(plugin, bytes, table, caps.maxTableEntries));
+    if (table) patched.set(4, limitedTable(bytes, table, caps.maxTableEntries));
     return patched.size === 0 ? bytes : rebuild(bytes, sections, patched);
   } catch (error) {
     if (error instanceof ModuleProblem) throw new BulkheadError('BH_PLUGIN_INVALID_MODULE', { plugin, problem: error.message });
@@ -116,7 +116,7 @@ function checkImportSignatures(plugin: string, bytes: Uint8Array, section: Secti
   }
 }
 
-function checkCounts(plugin: string, bytes: Uint8Array, byId: ReadonlyMap<number, Section>, caps: ModuleCaps): void {
+function checkCounts(bytes: Uint8Array, byId: ReadonlyMap<number, Section>, caps: ModuleCaps): void {
   const globals = byId.get(6);
   const globalCount = globals ? new Reader(bytes, globals.start, globals.end).u32() : 0;
   if (globalCount > caps.maxGlobals) throw new ModuleProblem(`it declares ${globalCount} globals; the host allows ${caps.maxGlobals}`);
@@ -124,7 +124,6 @@ function checkCounts(plugin: string, bytes: Uint8Array, byId: ReadonlyMap<number
   if (elements > caps.maxElementEntries) {
     throw new ModuleProblem(`its element segments hold ${elements} entries; the host allows ${caps.maxElementEntries}`);
   }
-  void plugin;
 }
 
 function limitedMemory(plugin: string, bytes: Uint8Array, section: Section, limitPages: number): number[] {
@@ -145,7 +144,7 @@ function limitedMemory(plugin: string, bytes: Uint8Array, section: Section, limi
   return [...writeLeb(1), 1, ...writeLeb(limits.initial), ...writeLeb(maximum)];
 }
 
-function limitedTable(plugin: string, bytes: Uint8Array, section: Section, maxEntries: number): number[] {
+function limitedTable(bytes: Uint8Array, section: Section, maxEntries: number): number[] {
   const reader = new Reader(bytes, section.start, section.end);
   const count = reader.u32();
   if (count > 1) throw new ModuleProblem(`it defines ${count} tables; plugins may define one`);
@@ -154,13 +153,7 @@ function limitedTable(plugin: string, bytes: Uint8Array, section: Section, maxEn
   if (refType !== 0x70 && refType !== 0x6f) throw new ModuleProblem('its table uses a reference type or form this host does not run');
   const limits = reader.limits();
   if (!reader.done) throw new ModuleProblem('its table section is malformed');
-  if (limits.initial > maxEntries) {
-    throw new BulkheadError('BH_PLUGIN_MEMORY_TOO_LARGE', {
-      plugin,
-      problem: `starts with a table of ${limits.initial} entries (the host allows ${maxEntries}, setting BULKHEAD_LIMIT_TABLE_ENTRIES)`,
-      limitMiB: 0,
-    });
-  }
+  if (limits.initial > maxEntries) throw new ModuleProblem(`it starts with a table of ${limits.initial} entries; the host allows ${maxEntries}`);
   const maximum = Math.min(limits.maximum ?? maxEntries, maxEntries);
   return [...writeLeb(1), refType, 1, ...writeLeb(limits.initial), ...writeLeb(maximum)];
 }

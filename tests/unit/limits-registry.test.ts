@@ -440,7 +440,7 @@ const cases: Partial<Record<string, Case>> = {
   'module.maxTableEntries': () => {
     const table = (entries: number) => () => limitModule('t', wat(`(module (table ${entries} funcref))`), { ...moduleLimits, memoryPages: 16 });
     assert.equal(codeOf(table(limit('module.maxTableEntries'))), undefined);
-    refusedWith(table(limit('module.maxTableEntries') + 1), 'BH_PLUGIN_MEMORY_TOO_LARGE');
+    refusedWith(table(limit('module.maxTableEntries') + 1), 'BH_PLUGIN_INVALID_MODULE');
   },
   'module.maxGlobals': () => {
     const globals = (n: number) => () => limitModule('t', wat(`(module ${'(global i32 (i32.const 0)) '.repeat(n)})`), { ...moduleLimits, memoryPages: 16 });
