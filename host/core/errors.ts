@@ -341,7 +341,7 @@ export const errorTable = {
   },
   BH_HOST_CALL_LIMIT: {
     area: 'host-function',
-    message: 'This call already used its {limit} {function} calls (limits.{setting} in plugin.json). The request was not carried out.',
+    message: "This call already used its {limit} {function} calls (limits.{setting} in plugin.json, capped by the operator's ceiling). The request was not carried out.",
   },
   BH_HOST_ANSWER_TOO_LARGE: {
     area: 'host-function',

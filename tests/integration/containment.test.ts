@@ -195,6 +195,12 @@ function threadCount(): number {
   return Number(match[1]);
 }
 
+/** Linux only: CPU time of every thread of the process so far, ms (clock ticks of 10 ms). */
+function processCpuMs(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** mulberry32: a small seeded PRNG, so the stress test's spins are the same on every run. */
 function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -343,6 +349,72 @@ describe('bystanders on the attacked worker', () => {
   });
 });
 
+describe('the main thread: patterns, examples and params every message reaches', () => {
+  const codes = async (attempts: number, attempt: () => Promise<unknown>): Promise<string[]> => {
+    const seen: string[] = [];
+    for (let i = 0; i < attempts; i++) {
+      try {
+        await attempt();
+        seen.push('success');
+      } catch (error) {
+        seen.push(error instanceof BulkheadError ? error.code : String(error));
+      }
+    }
+    return seen;
+  };
+
+  test('a catastrophic params pattern (^(a|a)*$ against 31 a and "!", 93 s before) is answered in linear time, 200 times over', hangGuard, async (t) => {
+    const user = attacker('regexbomb');
+    const hostile = `${'a'.repeat(31)}!`;
+    const report = await whileAttacking(() => codes(200, () => call(user, 'regexbomb', 'check', { text: hostile })));
+    judge(t, report, ['success'], 64);
+    const seen = (report.settled as PromiseFulfilledResult<string[]>).value;
+    assert.deepEqual([...new Set(seen)], ['BH_PARAMS_INVALID']);
+    // The pattern still means what it says.
+    assert.equal((await call(user, 'regexbomb', 'check', { text: 'a'.repeat(31) })).result, null);
+  });
+
+  test('an example with 12 placeholders (27 s per message before) routes a 40-word message in linear time, 200 times over', hangGuard, async (t) => {
+    const catalog = host.dispatcher.catalog(consoleUser(attacker('router')));
+    const words = Array.from({ length: 38 }, (_, i) => `word${i}`).join(' ');
+    const report = await whileAttacking(async () => {
+      const kinds: string[] = [];
+      for (let i = 0; i < 200; i++) kinds.push((await host.router.route(`plan ${words} nope`, catalog)).kind);
+      return kinds;
+    });
+    judge(t, report, ['success'], 64);
+    assert.deepEqual([...new Set((report.settled as PromiseFulfilledResult<string[]>).value)], ['reply']);
+    // And the example still works for a message that fits it.
+    const fits = await host.router.route('plan a b c d e f g h i j k l done', catalog);
+    assert.ok(fits.kind === 'call' && fits.plugin === 'regexbomb' && fits.params['p12'] === 'l', JSON.stringify(fits));
+  });
+
+  test('params 100,000 levels deep (an uncoded RangeError before) are refused with BH_PARAMS_INVALID, 50 times over', hangGuard, async (t) => {
+    const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
+    const report = await whileAttacking(() => codes(50, () => call(attacker('deep'), 'notes', 'add', { text: 'x', tags: deep })));
+    judge(t, report, ['success'], 64);
+    assert.deepEqual([...new Set((report.settled as PromiseFulfilledResult<string[]>).value)], ['BH_PARAMS_INVALID']);
+  });
+});
+
+describe('the store as a resource: disk and queries per call', () => {
+  const refusalOf = (report: AttackReport): string =>
+    ((report.settled as PromiseFulfilledResult<{ result: { ok: boolean; error?: { code: string } } }>).value.result.error?.code ?? 'none');
+
+  test('writing 60,000-character records as fast as possible (60 MB in 0.75 s before) stops at the file quota with BH_STORE_QUOTA_EXCEEDED', hangGuard, async (t) => {
+    const report = await whileAttacking(() => call(attacker('flood'), 'flood', 'flood'));
+    judge(t, report, ['success'], 64);
+    assert.equal(refusalOf(report), 'BH_STORE_QUOTA_EXCEEDED');
+  });
+
+  test('a manifest asking for 100,000 queries per call gets the operator ceiling: the 1,001st query answers BH_HOST_CALL_LIMIT', hangGuard, async (t) => {
+    assert.equal(host.catalog.plugins.get('flood')?.limits.maxQueriesPerCall, 1000);
+    const report = await whileAttacking(() => call(attacker('many'), 'flood', 'many'));
+    judge(t, report, ['success'], 64);
+    assert.equal(refusalOf(report), 'BH_HOST_CALL_LIMIT');
+  });
+});
+
 describe('time spent inside the store', () => {
   const records = 300;
   let user: string;
@@ -387,7 +459,7 @@ describe('time spent inside the store', () => {
     await assertStillServes();
   });
 
-  test('100 timeouts landing at random moments in and out of the store (slowquery.mix) leave no thread and no lock behind', { timeout: 240_000 }, async (t) => {
+  test('100 timeouts landing at random moments in and out of the store (slowquery.mix) leave no thread, lock or CPU behind', { timeout: 240_000 }, async (t) => {
     const random = seededRandom(0x5eed);
     const threadsBefore = threadCount();
     const outcomes = new Map<string, number>();
@@ -415,5 +487,11 @@ describe('time spent inside the store', () => {
     }
     t.diagnostic(`threads before ${threadsBefore}, after ${threadsAfter}`);
     assert.ok(Math.abs(threadsAfter - threadsBefore) <= 2, `threads: ${threadsBefore} before, ${threadsAfter} after`);
+    // No SQLite statement runs on for a call that ended: the idle process uses (almost) no CPU.
+    const cpuBefore = processCpuMs();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleCpu = processCpuMs() - cpuBefore;
+    t.diagnostic(`CPU over 1 s idle after the stress: ${idleCpu} ms`);
+    assert.ok(idleCpu < 300, `the idle process used ${idleCpu} ms of CPU in 1 s`);
   });
 });
