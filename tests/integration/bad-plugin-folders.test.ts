@@ -6,7 +6,7 @@
 // loads and runs: through `plugin list`, `invoke`, `start` and `plugin approve`, each a real CLI
 // process.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { Approvals } from '../../host/plugins/approvals.js';
 import { loadCatalog } from '../../host/plugins/catalog.js';
 import { defaultCaps } from '../../host/sandbox/limits.js';
 import { builtInPluginsDir, tempDir } from '../helpers/fixtures.js';
+import { runStart as runStartProcess, type Run } from '../helpers/cli.js';
 
 const cli = fromRoot('dist', 'host', 'cli', 'main.js');
 const notesWasm = path.join(builtInPluginsDir, 'notes', 'plugin.wasm');
@@ -285,25 +286,6 @@ describe('checking an unapproved folder', () => {
 });
 
 /** Runs `bulkhead start`; stops it with SIGTERM once it says it is running. */
-function runStart(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'start'], { cwd: root, env: { PATH: process.env['PATH'], ...keys, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const run = { code: null as number | null, stdout: '', stderr: '' };
-    let stopping = false;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      run.stdout += chunk.toString();
-      if (!stopping && run.stdout.includes('Press Ctrl+C')) {
-        stopping = true;
-        child.kill('SIGTERM');
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      run.code = code;
-      resolve(run);
-    });
-  });
+function runStart(env: Record<string, string>): Promise<Run> {
+  return runStartProcess(root, { ...keys, ...env }, { ready: 'Press Ctrl+C', killAfterMs: 30_000 });
 }

@@ -1,47 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isBulkheadError } from '../../host/core/errors.js';
-import { fromRoot } from '../../host/core/paths.js';
 import { deriveKey, fileIdFor, KeyService } from '../../host/keys/key-service.js';
 import { loadRootKeys } from '../../host/keys/load-keys.js';
 import { parseKey } from '../../host/keys/parse-key.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { runStart as runStartProcess, type Run } from '../helpers/cli.js';
 
-const cli = fromRoot('dist', 'host', 'cli', 'main.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `bulkhead start` in `cwd`; stops it with SIGTERM once it says it is running. */
+/** Runs `bulkhead start` in `cwd` with no BULKHEAD_ variable but `env`; stops it once it says it is running. */
 function runStart(cwd: string, env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BULKHEAD_') && k !== 'NODE_ENV'));
-    const child = spawn(process.execPath, [cli, 'start'], { cwd, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const run: Run = { code: null, stdout: '', stderr: '' };
-    let stopping = false;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      run.stdout += chunk.toString();
-      if (!stopping && run.stdout.includes('is running')) {
-        stopping = true;
-        child.kill('SIGTERM');
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      run.code = code;
-      resolve(run);
-    });
-  });
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BULKHEAD_') && k !== 'NODE_ENV' && k !== 'PATH')) as Record<string, string>;
+  return runStartProcess(cwd, { ...clean, ...env });
 }
 
 test('production without keys refuses to start with the documented message', async () => {

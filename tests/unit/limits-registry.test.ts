@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Plugin } from '@extism/extism';
-import wabtInit from 'wabt';
 import { limitNames, limitRegistry, type LimitName, type SettableLimitName } from '../../host/config/limits.js';
 import { loadConfig, readEnvironment, type BulkheadConfig } from '../../host/config/config.js';
-import { BulkheadError, isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
+import { isBulkheadError, type ErrorCode } from '../../host/core/errors.js';
 import { jsonLimitExceeded, resultJsonLimits } from '../../host/core/json-limits.js';
 import { Dispatcher } from '../../host/dispatch/dispatcher.js';
 import type { Executor } from '../../host/executor/executor.js';
@@ -33,20 +32,12 @@ import { OpenFile, OpenFiles } from '../../host/store/open-files.js';
 import { compileQuery } from '../../host/store/query-compiler.js';
 import { buildStorageSchema } from '../../host/store/storage-schema.js';
 import { storeDefaults } from '../../host/store/store.js';
+import { codeOf, wat } from '../helpers/wasm.js';
 import { consoleUser, notesManifest, openTestStore, rejection, startTestHost, tempDir, withTestStore } from '../helpers/fixtures.js';
 
 const MiB = 1024 * 1024;
 const limit = (name: LimitName): number => limitRegistry[name].default;
 
-function codeOf(fn: () => unknown): ErrorCode | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof BulkheadError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 function refusedWith(fn: () => unknown, code: ErrorCode): void {
   assert.equal(codeOf(fn), code);
@@ -117,15 +108,6 @@ function manifestHonoursItsRange(name: `plugin.${keyof PluginLimits}`): void {
   assert.equal(preparedLim().limits[key], entry.default);
 }
 
-const wabt = await wabtInit();
-function wat(source: string): Uint8Array {
-  const module = wabt.parseWat('test.wat', source, {});
-  try {
-    return new Uint8Array(module.toBinary({}).buffer);
-  } finally {
-    module.destroy();
-  }
-}
 
 /** A plugin whose manifest asks for no limits: it runs under the registry's `plugin.*` defaults. */
 let lim: LoadedPlugin | undefined;

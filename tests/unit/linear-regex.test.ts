@@ -3,7 +3,6 @@
 // the real load path: parseManifest -> preparePlugin (capabilityFrom) -> Dispatcher.resolve.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import wabtInit from 'wabt';
 import { CallerTokens } from '../../host/identity/caller-token.js';
 import { BulkheadError } from '../../host/core/errors.js';
 import { Dispatcher } from '../../host/dispatch/dispatcher.js';
@@ -14,16 +13,9 @@ import { preparePlugin, type LoadedPlugin } from '../../host/plugins/catalog.js'
 import { sha256 } from '../../host/plugins/plugin-folder.js';
 import { defaultCaps } from '../../host/sandbox/limits.js';
 import { consoleUser } from '../helpers/fixtures.js';
+import { wat } from '../helpers/wasm.js';
 
-const wabt = await wabtInit();
-const wasm = (() => {
-  const module = wabt.parseWat('go.wat', '(module (memory (export "memory") 1) (func (export "go") (result i32) i32.const 0))', {});
-  try {
-    return new Uint8Array(module.toBinary({}).buffer);
-  } finally {
-    module.destroy();
-  }
-})();
+const wasm = wat('(module (memory (export "memory") 1) (func (export "go") (result i32) i32.const 0))');
 
 /** A plugin `hostile` with one capability `go` taking these params, loaded as the host loads one. */
 function load(params: Record<string, unknown>, builtIn = false): LoadedPlugin {

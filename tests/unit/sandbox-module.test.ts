@@ -2,9 +2,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import wabtInit from 'wabt';
 import { CallerTokens } from '../../host/identity/caller-token.js';
-import { BulkheadError, type ErrorCode } from '../../host/core/errors.js';
+import { BulkheadError } from '../../host/core/errors.js';
 import { Dispatcher, type CallerContext } from '../../host/dispatch/dispatcher.js';
 import { shardOf, type Executor } from '../../host/executor/executor.js';
 import { parseManifest, type Permission } from '../../host/manifest/manifest.js';
@@ -15,27 +14,10 @@ import { checkImports, limitMemory, limitModule } from '../../host/sandbox/wasm-
 import { KeyService } from '../../host/keys/key-service.js';
 import { workerSetup } from '../../host/host.js';
 import { consoleUser } from '../helpers/fixtures.js';
+import { codeOf, wat } from '../helpers/wasm.js';
 import { storeDefaults } from '../../host/store/store.js';
 
-const wabt = await wabtInit();
-function wat(source: string): Uint8Array {
-  const module = wabt.parseWat('test.wat', source, {});
-  try {
-    return new Uint8Array(module.toBinary({}).buffer);
-  } finally {
-    module.destroy();
-  }
-}
 
-function codeOf(fn: () => unknown): ErrorCode | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof BulkheadError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('memory limit, written into the module', () => {
   test('a memory without a maximum gets the limit: growing past it fails', () => {
