@@ -45,6 +45,14 @@ export class Keyring {
     this.#delete = db.prepare('DELETE FROM "file_salts" WHERE "plugin" = ? AND "file_id" = ?');
   }
 
+  /**
+   * How long the next statements wait for a lock another process holds. The store sets it to what
+   * is left of the call before it touches the keyring: a worker is never stopped inside SQLite.
+   */
+  set busyTimeoutMs(ms: number) {
+    this.#db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+  }
+
   /** The salt of a file, or undefined when it was never created or has been shredded. */
   salt(plugin: string, fileId: string): Buffer | undefined {
     return coded(() => this.#get.get(plugin, fileId)?.salt);

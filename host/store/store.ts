@@ -180,6 +180,7 @@ export class Store {
     const claims = this.#options.tokens.verify(token, plugin);
     this.#files.close(fileCacheKey(plugin, claims.sub));
     const fileId = fileIdFor(this.#options.pluginKey(plugin), claims.sub);
+    this.#options.keyring.busyTimeoutMs = this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs;
     this.#options.keyring.shred(plugin, fileId);
     removeDatabaseFiles(this.#filePath(plugin, fileId));
   }
@@ -215,7 +216,11 @@ export class Store {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.#madeDirs.add(dir);
     }
+    // A file another process holds is waited for, but never past the call's deadline: the worker
+    // cannot be stopped while SQLite waits, and the caller should hear BH_STORE_BUSY in time.
+    const busyTimeoutMs = Math.floor(Math.max(0, Math.min(this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs, budget.deadline - Date.now() - 50)));
     const keyring = this.#options.keyring;
+    keyring.busyTimeoutMs = busyTimeoutMs;
     const entry = keyring.entry(plugin, fileId);
     const size = fileSize(file);
     if (entry?.created) {
@@ -235,9 +240,6 @@ export class Store {
     // Each user's file has one owner (one process, and in it one worker): holding its lock keeps
     // the WAL index in memory (no -shm file to create per open) and stops a second host from
     // serving the same user from the same data directory.
-    // A file another process holds is waited for, but never past the call's deadline: the worker
-    // cannot be stopped while SQLite waits, and the caller should hear BH_STORE_BUSY in time.
-    const busyTimeoutMs = Math.floor(Math.max(0, Math.min(this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs, budget.deadline - Date.now() - 50)));
     const options = { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, exclusive: true, busyTimeoutMs };
     let db: SqliteDatabase;
     try {
