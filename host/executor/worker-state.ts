@@ -52,6 +52,9 @@ export class WorkerState {
   /** Watchdog: claims the worker for termination; false while it runs native code. */
   doom(): boolean {
     const mode = this.mode;
-    return mode !== Mode.native && mode !== Mode.doomed ? this.move(mode, Mode.doomed) || this.mode === Mode.doomed : this.mode === Mode.doomed;
+    if (mode === Mode.doomed) return true;
+    if (mode === Mode.native) return false;
+    // Idle or guest: one compare-and-swap. If the worker moved meanwhile, the next sweep retries.
+    return this.move(mode, Mode.doomed);
   }
 }
