@@ -44,4 +44,27 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The dashboard UI: plain ES modules run by the browser, no build step.
+    files: ['dashboard/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', fetch: 'readonly', console: 'readonly',
+        HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', HTMLTextAreaElement: 'readonly',
+        Event: 'readonly', FormData: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly',
+      },
+    },
+    rules: {
+      // Everything a plugin, a manifest or a user wrote is shown as text, never parsed as HTML.
+      'no-restricted-properties': [
+        'error',
+        { property: 'innerHTML', message: 'Use textContent: nothing is ever parsed as HTML.' },
+        { property: 'outerHTML', message: 'Use textContent: nothing is ever parsed as HTML.' },
+        { property: 'insertAdjacentHTML', message: 'Build elements with createElement and textContent.' },
+        { object: 'document', property: 'write', message: 'Build elements with createElement and textContent.' },
+      ],
+      'no-restricted-globals': ['error', { name: 'eval', message: 'No eval: the CSP forbids it anyway.' }],
+    },
+  },
 );

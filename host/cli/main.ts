@@ -12,6 +12,10 @@ import { Approvals } from '../plugins/approvals.js';
 import { loadCatalog, preparePlugin, type LoadedPlugin } from '../plugins/catalog.js';
 import { folderRefusal, readPluginFolder, type PluginFolder } from '../plugins/plugin-folder.js';
 import type { LimitCaps } from '../sandbox/limits.js';
+import { KeyService } from '../keys/key-service.js';
+import { loadRootKeys } from '../keys/load-keys.js';
+import { LoginLinks } from '../../dashboard/login-links.js';
+import { dashboardBaseUrl } from '../fronts/start.js';
 
 const usage = `Usage: bulkhead <command>
 
@@ -20,6 +24,8 @@ Commands:
   invoke --user <name> <plugin>.<capability> ['<params json>'] [--json]
                              Run one capability as console user <name> and print its replies and result
   console --user <name>      Interactive prompt: one <plugin>.<capability> [params json] per line
+  dashboard link --user <name>
+                             Print a single-use dashboard login link for console user <name> (10 minutes)
   plugin approve <folder>    Trust the plugin in <folder> as it is now (pins its name and sha256)
   plugin revoke <name>       Forget the approval of plugin <name>
   plugin list                Show the plugins the host would load, and the ones it refuses
@@ -49,6 +55,8 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
         return await consoleCommand(rest, io);
       case 'plugin':
         return pluginCommand(rest, io);
+      case 'dashboard':
+        return dashboardCommand(rest, io);
       case 'keys':
         if (rest[0] === 'generate' && rest.length === 1) {
           io.out(`BULKHEAD_MASTER_KEY=${randomBytes(32).toString('hex')}`);
@@ -177,6 +185,29 @@ async function consoleCommand(args: readonly string[], io: CliIo): Promise<numbe
   }
 }
 
+/**
+ * `dashboard link --user <name>`: a login link for a console identity. The link is self-verifying
+ * (dashboard/login-links.ts), so this needs only the keys: it works while the host runs and opens
+ * no file the host holds.
+ */
+function dashboardCommand(args: readonly string[], io: CliIo): number {
+  const [action, ...rest] = args;
+  if (action !== 'link') throw new BulkheadError('BH_CLI_USAGE', { problem: 'dashboard takes: link --user <name>' });
+  const flags = parseFlags(rest, ['--user']);
+  if (flags.user === undefined || flags.positional.length > 0) throw new BulkheadError('BH_CLI_USAGE', { problem: 'dashboard link takes --user <name> only' });
+  const caller = consoleCaller(flags.user); // refuses a malformed name as bad usage
+  const environment = readEnvironment(process.env, process.cwd());
+  const config = loadConfig(environment, process.cwd());
+  const rootKeys = loadRootKeys({ env: environment.vars, production: environment.production, envFile: environment.envFile, warn: (message) => io.err(`warning: ${message}`) });
+  const keys = new KeyService(rootKeys);
+  rootKeys.master.fill(0);
+  rootKeys.signing.fill(0);
+  const links = new LoginLinks(keys.dashboardLinkKey());
+  io.out(links.url(dashboardBaseUrl(config), { globalUserId: caller.globalUserId, platformIdentity: caller.globalUserId }));
+  io.err('The link works once, for 10 minutes. Open it in the browser you want to use the dashboard in.');
+  return 0;
+}
+
 function pluginCommand(args: readonly string[], io: CliIo): number {
   const [action, target, ...extra] = args;
   const environment = readEnvironment(process.env, process.cwd());
@@ -264,6 +295,11 @@ async function start(io: CliIo): Promise<number> {
   for (const refusal of host.catalog.refused) io.out(`  refused ${refusal.folder}: ${refusal.error.code}: ${refusal.error.message}`);
   io.out(`  router: ${host.router.usesLlm ? `LLM (${config.chat.llm.model}${config.chat.llm.baseURL ? ` at ${config.chat.llm.baseURL}` : ''}) with the deterministic router as fallback` : 'deterministic (set OPENAI_API_KEY for free text through an LLM)'}`);
   io.out(`  slack: ${fronts.slackStatus}`);
+  io.out(`  dashboard: ${fronts.dashboardUrl}/`);
+  if (!config.production) {
+    io.out(`  dashboard login for console:dev (development only; works once, for 10 minutes): ${fronts.loginLink({ globalUserId: 'console:dev', platformIdentity: 'console:dev' })}`);
+    io.out('    another link: `npx bulkhead dashboard link --user <name>`');
+  }
   io.out('  console: `npx bulkhead console --user alice` (or `npx bulkhead invoke --user alice notes.list`)');
   io.out('Press Ctrl+C to stop.');
   await stopped;

@@ -33,6 +33,7 @@ export interface BulkheadConfig {
   readonly store: StoreSettings;
   readonly plugins: PluginSettings;
   readonly chat: ChatSettings;
+  readonly dashboard: DashboardSettings;
   /** `BULKHEAD_LOG_LEVEL`: fatal, error, warn, info (default), debug, trace or silent. */
   readonly logLevel: LogLevelName;
 }
@@ -51,6 +52,24 @@ export interface ChatSettings {
   readonly slackApiUrl: string | undefined;
   /** `OPENAI_BASE_URL`, `BULKHEAD_LLM_MODEL` (default gpt-4o-mini), `BULKHEAD_LLM_TIMEOUT_MS` (default 8000), `BULKHEAD_LLM_MAX_RETRIES` (default 1). */
   readonly llm: LlmSettings;
+}
+
+/** The browser front, served on the host's HTTP server (`BULKHEAD_HTTP_HOST`/`BULKHEAD_HTTP_PORT`). */
+export interface DashboardSettings {
+  /**
+   * `BULKHEAD_PUBLIC_URL`: where browsers reach the dashboard (e.g. https://bulkhead.example.com
+   * behind a proxy). Login links use it, and only when it is set are proxy headers trusted.
+   * Default: http://<BULKHEAD_HTTP_HOST>:<port>.
+   */
+  readonly publicUrl: string | undefined;
+  /** `BULKHEAD_SESSION_HOURS`: absolute lifetime of a login, default 12. */
+  readonly sessionHours: number;
+  /** `BULKHEAD_SESSION_IDLE_MINUTES`: a session unused this long ends, default 30. */
+  readonly idleMinutes: number;
+  /** `BULKHEAD_LOGIN_PER_MINUTE`: login requests per client address per minute, default 10. */
+  readonly loginPerMinute: number;
+  /** `BULKHEAD_INVOKE_PER_MINUTE`: capability calls per user per minute from the dashboard, default 600. */
+  readonly invokePerMinute: number;
 }
 
 export interface LlmSettings {
@@ -144,6 +163,13 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       }),
       instanceCacheMiB: limit(env, 'executor.instanceCacheMiBPerWorker'),
     },
+    dashboard: {
+      publicUrl: publicUrl(env['BULKHEAD_PUBLIC_URL']),
+      sessionHours: integer('BULKHEAD_SESSION_HOURS', env['BULKHEAD_SESSION_HOURS'], 1, 720, 12),
+      idleMinutes: integer('BULKHEAD_SESSION_IDLE_MINUTES', env['BULKHEAD_SESSION_IDLE_MINUTES'], 1, 1440, 30),
+      loginPerMinute: integer('BULKHEAD_LOGIN_PER_MINUTE', env['BULKHEAD_LOGIN_PER_MINUTE'], 1, 10_000, 10),
+      invokePerMinute: integer('BULKHEAD_INVOKE_PER_MINUTE', env['BULKHEAD_INVOKE_PER_MINUTE'], 1, 10_000_000, 600),
+    },
     logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
     chat: {
       httpHost: env['BULKHEAD_HTTP_HOST'] || '127.0.0.1',
@@ -158,7 +184,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       }),
     },
   };
-  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat) });
+  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard) });
 }
 
 function list(value: string | undefined): string[] {
@@ -183,6 +209,17 @@ function url(variable: string, value: string | undefined): string | undefined {
     // reported below
   }
   throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: 'must be an http or https URL' });
+}
+
+/** An origin without path, query or credentials: links are built as `${publicUrl}/login#...`. */
+function publicUrl(value: string | undefined): string | undefined {
+  const parsed = url('BULKHEAD_PUBLIC_URL', value);
+  if (parsed === undefined) return undefined;
+  const u = new URL(parsed);
+  if (u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
+    throw new BulkheadError('BH_CONFIG_INVALID', { variable: 'BULKHEAD_PUBLIC_URL', problem: 'must be an origin such as https://bulkhead.example.com, without a path, query or credentials' });
+  }
+  return u.origin;
 }
 
 function oneOf<T extends string>(variable: string, value: string | undefined, allowed: readonly T[], fallback: T): T {

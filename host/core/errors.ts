@@ -352,6 +352,41 @@ export const errorTable = {
     area: 'host-function',
     message: 'A reply must be an object {"text": string} with 1 to {maxChars} characters of text and nothing else.',
   },
+
+  // ---- dashboard (the browser front; HTTP status in dashboard/http-errors.ts) -------------------
+  BH_LOGIN_LINK_INVALID: {
+    area: 'dashboard',
+    message:
+      'This login link cannot be used: links work once and for 10 minutes, and must be copied whole. Ask for a new one: `/bulkhead login` in Slack, or `npx bulkhead dashboard link --user <name>` for a console user.',
+  },
+  BH_SESSION_REQUIRED: {
+    area: 'dashboard',
+    message: 'You are not logged in, or your session ended (logged out, idle too long, or older than its lifetime). Log in again with a new link.',
+  },
+  BH_FRESH_LOGIN_REQUIRED: {
+    area: 'dashboard',
+    message: 'This needs a login from the last {minutes} minutes. Ask for a new login link and try again.',
+  },
+  BH_CROSS_SITE_REFUSED: {
+    area: 'dashboard',
+    message: "A state-changing request must come from the dashboard's own pages (checked with Origin and Sec-Fetch-Site); this one did not, so nothing was done.",
+  },
+  BH_RATE_LIMITED: {
+    area: 'dashboard',
+    message: 'Too many requests. Wait {seconds} seconds and try again.',
+  },
+  BH_SESSION_NOT_FOUND: {
+    area: 'dashboard',
+    message: 'You have no session with that id (it may have ended already).',
+  },
+  BH_REQUEST_INVALID: {
+    area: 'dashboard',
+    message: 'The request does not match the API ({problem}). The API is described at /api/v1/openapi.json.',
+  },
+  BH_ROUTE_NOT_FOUND: {
+    area: 'dashboard',
+    message: 'There is nothing at this address. The API is described at /api/v1/openapi.json.',
+  },
 } as const satisfies Record<string, { readonly area: string; readonly message: string }>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -1,10 +1,14 @@
 /**
- * Starts the network fronts of a host: the HTTP server (fastify, only when something is mounted
- * on it) and Slack (only when configured). Slack connects in the background with retries, so an
- * unreachable Slack never stops the host from starting.
+ * Starts the network fronts of a host: the HTTP server (fastify) with the dashboard, and Slack
+ * (only when configured; in HTTP mode on the same server). Slack connects in the background with
+ * retries, so an unreachable Slack never stops the host from starting.
  */
+import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { readChatSecrets, type Environment } from '../config/config.js';
+import { LoginLinks, type LinkIdentity } from '../../dashboard/login-links.js';
+import { registerDashboard } from '../../dashboard/server.js';
+import { SessionStore } from '../../dashboard/sessions.js';
+import { readChatSecrets, type BulkheadConfig, type Environment } from '../config/config.js';
 import { boltLogger, fastifyLoggerOptions, type Logger } from '../log/index.js';
 import type { Host } from '../host.js';
 import { SlackFront, slackMode } from './slack/slack-front.js';
@@ -13,9 +17,13 @@ export interface Fronts {
   /** What `npm start` prints about Slack: the mode it runs, or why it does not. */
   readonly slackStatus: string;
   readonly slack: SlackFront | undefined;
-  /** `http://host:port` when the HTTP server listens. */
-  readonly httpAddress: string | undefined;
-  readonly http: FastifyInstance | undefined;
+  /** `http://host:port` where the HTTP server listens. */
+  readonly httpAddress: string;
+  readonly http: FastifyInstance;
+  /** Where browsers reach the dashboard: BULKHEAD_PUBLIC_URL, else the listening address. */
+  readonly dashboardUrl: string;
+  /** A fresh single-use login link for this identity (10 minutes). */
+  loginLink(identity: LinkIdentity): string;
   close(): Promise<void>;
 }
 
@@ -26,48 +34,111 @@ export interface FrontsOptions {
   readonly now?: () => number;
   readonly slackRetryBaseMs?: number;
   readonly slackWebApiRetries?: number;
+  /** For tests: the clock of dashboard sessions and login links. */
+  readonly dashboardNow?: () => number;
 }
 
 export async function startFronts(host: Host, environment: Environment, options: FrontsOptions): Promise<Fronts> {
   const secrets = readChatSecrets(environment);
   const selected = slackMode(secrets);
-  let http: FastifyInstance | undefined;
-  if (selected.mode === 'http') {
-    http = Fastify({ ...fastifyLoggerOptions(options.logger), bodyLimit: 1024 * 1024 });
+  const { dashboard } = host.config;
+  // Proxy headers (X-Forwarded-For: the client address rate limits key on) are trusted only behind
+  // a proxy the operator declared by setting BULKHEAD_PUBLIC_URL.
+  const http = Fastify({ ...fastifyLoggerOptions(options.logger), bodyLimit: 1024 * 1024, trustProxy: dashboard.publicUrl !== undefined });
+  const now = options.dashboardNow ?? Date.now;
+  const links = new LoginLinks(host.keys.dashboardLinkKey(), now);
+  const sessions = new SessionStore(
+    path.join(host.config.dataDir, 'dashboard.db'),
+    host.keys.dashboardSessionsKey(),
+    host.config.store.cipher,
+    { lifetimeMs: dashboard.sessionHours * 3_600_000, idleMs: dashboard.idleMinutes * 60_000 },
+    now,
+  );
+  let dashboardUrl = dashboard.publicUrl ?? '';
+  try {
+    await registerDashboard(http, {
+      dispatcher: host.dispatcher,
+      plugins: host.catalog.plugins,
+      sessions,
+      links,
+      cookieKey: host.keys.dashboardCookieKey(),
+      settings: dashboard,
+      admins: host.config.chat.admins,
+      origin: () => dashboardUrl,
+      logger: options.logger,
+      now,
+    });
+  } catch (error) {
+    sessions.close();
+    throw error;
   }
+  const loginLink = (identity: LinkIdentity): string => links.url(dashboardUrl, identity);
   const slack = await SlackFront.create({
     settings: host.config.chat,
     secrets,
     chat: { dispatcher: host.dispatcher, router: host.router },
     identities: host.identities,
-    ...(http ? { http } : {}),
+    http,
+    loginLink,
     boltLogger: boltLogger(options.logger),
     logger: options.logger,
     ...(options.now ? { now: options.now } : {}),
     ...(options.slackRetryBaseMs !== undefined ? { retryBaseMs: options.slackRetryBaseMs } : {}),
     ...(options.slackWebApiRetries !== undefined ? { webApiRetries: options.slackWebApiRetries } : {}),
   });
-  let httpAddress: string | undefined;
-  if (http) {
+  try {
     await http.listen({ host: host.config.chat.httpHost, port: host.config.chat.httpPort });
-    const address = http.server.address();
-    httpAddress = typeof address === 'object' && address ? `http://${host.config.chat.httpHost}:${address.port}` : undefined;
+  } catch (error) {
+    await slack?.stop();
+    await http.close();
+    sessions.close();
+    throw error;
   }
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : host.config.chat.httpPort;
+  const httpAddress = `http://${urlHost(host.config.chat.httpHost)}:${port}`;
+  dashboardUrl = dashboardBaseUrl(host.config, port);
+  const pruning = setInterval(() => {
+    try {
+      sessions.prune();
+    } catch (error) {
+      options.logger.warn({ err: error }, 'dashboard.prune_failed');
+    }
+  }, 3_600_000);
+  pruning.unref();
   void slack?.start();
   const slackStatus =
     selected.mode === 'off'
       ? `off (${selected.why})`
       : selected.mode === 'socket'
         ? 'Socket Mode (no inbound port)'
-        : `HTTP mode at ${httpAddress ?? '?'}/slack/events`;
+        : `HTTP mode at ${httpAddress}/slack/events`;
   return {
     slackStatus,
     slack,
     http,
     httpAddress,
+    dashboardUrl,
+    loginLink,
     async close() {
+      clearInterval(pruning);
       await slack?.stop();
-      await http?.close();
+      await http.close();
+      sessions.close();
     },
   };
+}
+
+/** Where browsers reach the dashboard: BULKHEAD_PUBLIC_URL, else the HTTP server's address. */
+export function dashboardBaseUrl(config: Pick<BulkheadConfig, 'dashboard' | 'chat'>, port: number = config.chat.httpPort): string {
+  return config.dashboard.publicUrl ?? `http://${urlHost(browsableHost(config.chat.httpHost))}:${port}`;
+}
+
+/** A wildcard listening address is not one a browser can open: use the loopback address. */
+function browsableHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

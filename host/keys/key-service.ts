@@ -44,7 +44,10 @@ export function fileKeyFor(pluginKey: PluginKey, fileId: string, salt: Buffer): 
  *                                                        -> ["user-file", fileId] + salt = file key
  *         -> ["keyring"]                 -> key of the host keyring database
  *         -> ["identity-directory"]      -> key of the identity directory database
+ *         -> ["dashboard-sessions"]      -> key of the dashboard's session database
  * signing -> ["caller-token"]            -> MAC key of caller tokens (kid: ["caller-token-kid"])
+ *         -> ["dashboard-login-link"]    -> AES-256-GCM key of magic login links
+ *         -> ["dashboard-cookie"]        -> key of the session cookie (@fastify/secure-session)
  * ```
  */
 export class KeyService {
@@ -79,6 +82,23 @@ export class KeyService {
   /** Key of the identity directory database (platform identity -> globalUserId). */
   identityKey(): Buffer {
     return deriveKey(this.#master, ['identity-directory']);
+  }
+
+  /** Key of the dashboard's session database (server-side session records, used login links). */
+  dashboardSessionsKey(): Buffer {
+    return deriveKey(this.#master, ['dashboard-sessions']);
+  }
+
+  /**
+   * Keys of the dashboard's magic login links and of its session cookie. The CLI derives the link
+   * key too (`bulkhead dashboard link`), so a link minted there opens on the running host.
+   */
+  dashboardLinkKey(): Buffer {
+    return deriveKey(this.#signing, ['dashboard-login-link']);
+  }
+
+  dashboardCookieKey(): Buffer {
+    return deriveKey(this.#signing, ['dashboard-cookie']);
   }
 
   tokenKey(): TokenKey {

@@ -17,6 +17,7 @@ import { answerChat, type ChatDeps } from '../chat.js';
 import { escapeSlackText } from './escape.js';
 import { SlackHttpReceiver } from './http-receiver.js';
 import type { Logger } from '../../log/index.js';
+import type { LinkIdentity } from '../../../dashboard/login-links.js';
 
 export type SlackMode = 'socket' | 'http';
 
@@ -27,6 +28,8 @@ export interface SlackFrontOptions {
   readonly identities: IdentityDirectory;
   /** The host's HTTP server: required in HTTP mode. */
   readonly http?: FastifyInstance;
+  /** Mints a single-use dashboard login link for a verified identity (`/bulkhead login`, DM "dashboard"). */
+  readonly loginLink?: (identity: LinkIdentity) => string;
   readonly boltLogger: BoltLogger;
   /** The host's logger: its policy turns message text into `[User: N chars]`. */
   readonly logger: Logger;
