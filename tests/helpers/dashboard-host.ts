@@ -1,0 +1,114 @@
+/**
+ * A real host with its fronts (fastify with the dashboard) on 127.0.0.1, a temporary data
+ * directory, and a clock tests can move. `login(name)` gets a session cookie the way a browser
+ * does: a link minted for a console user, spent by POST /api/v1/login.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { loadConfig, readEnvironment } from '../../host/config/config.js';
+import { createHost, type Host } from '../../host/host.js';
+import { startFronts, type Fronts } from '../../host/fronts/start.js';
+import { createLogger } from '../../host/log/index.js';
+import { builtInPluginsDir, tempDir } from './fixtures.js';
+
+export interface DashboardHostOptions {
+  /** Extra environment (settings); keys and a data directory are made up. */
+  readonly env?: Record<string, string>;
+  readonly builtInDirs?: readonly string[];
+}
+
+export interface DashboardHost {
+  readonly host: Host;
+  readonly fronts: Fronts;
+  /** http://127.0.0.1:<port> */
+  readonly origin: string;
+  readonly dataDir: string;
+  /** Every log line the host wrote (JSON text). */
+  readonly logLines: string[];
+  /** The clock of sessions and links: `clock.now += ms` moves it. */
+  readonly clock: { now: number };
+  /** The token (fragment) of a fresh link for console user `name`. */
+  linkToken(name: string): string;
+  /** Logs console user `name` in; answers the `cookie` header value for later requests. */
+  login(name: string): Promise<string>;
+  /** fastify.inject with the headers a same-origin fetch from our pages sends, plus `cookie`. */
+  request(method: InjectOptions['method'], url: string, options?: { cookie?: string; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export async function startDashboardHost(options: DashboardHostOptions = {}): Promise<DashboardHost> {
+  const { dir, cleanup } = tempDir('bulkhead-dashboard-');
+  const vars: Record<string, string> = {
+    BULKHEAD_DATA_DIR: dir,
+    BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_WORKERS: '1',
+    BULKHEAD_HTTP_PORT: '0',
+    ...options.env,
+  };
+  const environment = readEnvironment(vars, dir);
+  const logLines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'trace', destination });
+  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: options.builtInDirs ?? [builtInPluginsDir], logger });
+  const clock = { now: Date.now() };
+  let fronts: Fronts;
+  try {
+    fronts = await startFronts(host, environment, { logger, dashboardNow: () => clock.now });
+  } catch (error) {
+    await host.shutdown();
+    cleanup();
+    throw error;
+  }
+  const origin = fronts.dashboardUrl;
+  const linkToken = (name: string): string => {
+    const url = fronts.loginLink({ globalUserId: `console:${name}`, platformIdentity: `console:${name}` });
+    return url.slice(url.indexOf('#') + 1);
+  };
+  const request: DashboardHost['request'] = (method, url, opts = {}) =>
+    fronts.http.inject({
+      method,
+      url,
+      headers: {
+        'sec-fetch-site': 'same-origin',
+        origin,
+        ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(opts.cookie ? { cookie: opts.cookie } : {}),
+        ...opts.headers,
+      },
+      ...(opts.body !== undefined ? { payload: JSON.stringify(opts.body) } : {}),
+    });
+  return {
+    host,
+    fronts,
+    origin,
+    dataDir: dir,
+    logLines,
+    clock,
+    linkToken,
+    request,
+    async login(name) {
+      const response = await request('POST', '/api/v1/login', { body: { token: linkToken(name) } });
+      if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+      return cookieOf(response);
+    },
+    async close() {
+      await fronts.close();
+      await host.shutdown();
+      cleanup();
+    },
+  };
+}
+
+/** The `name=value` of the session cookie a response sets. */
+export function cookieOf(response: LightMyRequestResponse): string {
+  const cookie = response.cookies.find((c) => c.name === '__Host-bulkhead');
+  if (!cookie) throw new Error('no session cookie in the response');
+  return `${cookie.name}=${cookie.value}`;
+}
