@@ -53,6 +53,14 @@ export interface DashboardOptions {
 /** How fresh a login must be for export, vault set-up and other sensitive actions. */
 export const freshLoginMs = 5 * 60 * 1000;
 
+/**
+ * Refuses a sensitive action (export, vault set-up) unless the session's login happened within
+ * the last 5 minutes: a stolen or forgotten session alone is not enough for them.
+ */
+export function requireFreshLogin(session: Pick<SessionRecord, 'authTime'>, now: number): void {
+  if (now - session.authTime > freshLoginMs) throw new BulkheadError('BH_FRESH_LOGIN_REQUIRED', { minutes: freshLoginMs / 60_000 });
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** The session of this request: set before the handler of every non-public route. */

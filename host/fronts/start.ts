@@ -24,6 +24,8 @@ export interface Fronts {
   readonly dashboardUrl: string;
   /** A fresh single-use login link for this identity (10 minutes). */
   loginLink(identity: LinkIdentity): string;
+  /** Every route registered on the HTTP server, as `METHOD /url` (tests check each one's access rule). */
+  readonly routes: readonly string[];
   close(): Promise<void>;
 }
 
@@ -44,7 +46,18 @@ export async function startFronts(host: Host, environment: Environment, options:
   const { dashboard } = host.config;
   // Proxy headers (X-Forwarded-For: the client address rate limits key on) are trusted only behind
   // a proxy the operator declared by setting BULKHEAD_PUBLIC_URL.
-  const http = Fastify({ ...fastifyLoggerOptions(options.logger), bodyLimit: 1024 * 1024, trustProxy: dashboard.publicUrl !== undefined });
+  const http = Fastify({
+    ...fastifyLoggerOptions(options.logger),
+    bodyLimit: 1024 * 1024,
+    trustProxy: dashboard.publicUrl !== undefined,
+    // A body with a property the API does not define is refused, not silently trimmed, and no
+    // value changes type on the way in.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  });
+  const routes: string[] = [];
+  http.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
   const now = options.dashboardNow ?? Date.now;
   const links = new LoginLinks(host.keys.dashboardLinkKey(), now);
   const sessions = new SessionStore(
@@ -120,6 +133,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     httpAddress,
     dashboardUrl,
     loginLink,
+    routes,
     async close() {
       clearInterval(pruning);
       await slack?.stop();

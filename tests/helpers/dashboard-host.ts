@@ -108,7 +108,8 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
 
 /** The `name=value` of the session cookie a response sets. */
 export function cookieOf(response: LightMyRequestResponse): string {
-  const cookie = response.cookies.find((c) => c.name === '__Host-bulkhead');
-  if (!cookie) throw new Error('no session cookie in the response');
-  return `${cookie.name}=${cookie.value}`;
+  // As sent: the value stays URL-encoded (decoded, it may hold a ';').
+  const header = [response.headers['set-cookie']].flat().find((c) => c?.startsWith('__Host-bulkhead='));
+  if (!header) throw new Error('no session cookie in the response');
+  return header.slice(0, header.indexOf(';') === -1 ? undefined : header.indexOf(';'));
 }
