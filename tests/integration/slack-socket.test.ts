@@ -27,9 +27,9 @@ describe('Slack Socket Mode', () => {
     await openai.close();
   });
 
-  test('runs with no inbound port: no HTTP server is started', () => {
+  test('needs no inbound route: the HTTP server (the dashboard) has no Slack events route', () => {
     assert.equal(chat.fronts.slack?.mode, 'socket');
-    assert.equal(chat.fronts.http, undefined);
+    assert.ok(!chat.fronts.routes.some((route) => route.includes('/slack/')), chat.fronts.routes.join(', '));
     assert.match(chat.fronts.slackStatus, /Socket Mode/);
   });
 
