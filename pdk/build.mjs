@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // Builds Bulkhead plugins.
 //
-//   node pdk/build.mjs <sourceRoot> <outRoot>
+//   node pdk/build.mjs <sourceRoot> <outRoot> [--if-changed]
+//
+// With --if-changed, a plugin whose built plugin.json and plugin.wasm are newer than every file of
+// its folder, of the PDK and of this script is left as it is (`npm start` builds this way, so a
+// restart takes seconds). Outputs are written to a temporary name and renamed into place, so a
+// host reading them never sees half a file.
 //
 // Every direct subfolder of <sourceRoot> holding a plugin.json is a plugin. Its plugin.json is
 // copied byte for byte to <outRoot>/<name>/plugin.json, and <outRoot>/<name>/plugin.wasm is
@@ -12,7 +17,8 @@
 // Exit codes: 0 built (or nothing to build), 1 a plugin failed to build, 2 bad usage.
 /* global WebAssembly */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Import modules a compiled AssemblyScript plugin may use; the host enforces the same at load. */
@@ -102,9 +108,11 @@ const watFeatures = {
 
 class BuildError extends Error {}
 
-async function main(argv) {
-  if (argv.length !== 2) {
-    console.error('usage: node pdk/build.mjs <sourceRoot> <outRoot>');
+async function main(args) {
+  const ifChanged = args.includes('--if-changed');
+  const argv = args.filter((arg) => arg !== '--if-changed');
+  if (argv.length !== 2 || argv.some((arg) => arg.startsWith('--'))) {
+    console.error('usage: node pdk/build.mjs <sourceRoot> <outRoot> [--if-changed]');
     return 2;
   }
   const sourceRoot = path.resolve(process.cwd(), argv[0]);
@@ -120,17 +128,50 @@ async function main(argv) {
     .filter((entry) => entry.isDirectory() && existsSync(path.join(sourceRoot, entry.name, 'plugin.json')))
     .map((entry) => entry.name)
     .sort();
+  const toolsChanged = ifChanged ? await newestChange([fileURLToPath(import.meta.url), path.join(path.dirname(fileURLToPath(import.meta.url)), 'assembly')]) : 0;
   for (const name of names) {
     const started = performance.now();
-    const { wasm, language } = await compile(path.join(sourceRoot, name), name);
     const outDir = path.join(outRoot, name);
+    if (ifChanged && (await upToDate(outDir, Math.max(toolsChanged, await newestChange([path.join(sourceRoot, name)]))))) continue;
+    const { wasm, language } = await compile(path.join(sourceRoot, name), name);
     await mkdir(outDir, { recursive: true });
-    await writeFile(path.join(outDir, 'plugin.json'), await readFile(path.join(sourceRoot, name, 'plugin.json')));
-    await writeFile(path.join(outDir, 'plugin.wasm'), wasm);
+    await writeAtomically(path.join(outDir, 'plugin.wasm'), wasm);
+    await writeAtomically(path.join(outDir, 'plugin.json'), await readFile(path.join(sourceRoot, name, 'plugin.json')));
     const ms = Math.round(performance.now() - started);
     console.error(`built ${path.relative(process.cwd(), outDir) || '.'} from ${language} (${(wasm.byteLength / 1024).toFixed(1)} KiB, ${ms} ms)`);
   }
   return 0;
+}
+
+/** The latest modification time (ms) of the files under these paths; 0 when there are none. */
+async function newestChange(paths) {
+  let newest = 0;
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const info = await stat(p);
+    if (info.isDirectory()) {
+      const children = (await readdir(p)).map((child) => path.join(p, child));
+      newest = Math.max(newest, info.mtimeMs, await newestChange(children));
+    } else {
+      newest = Math.max(newest, info.mtimeMs);
+    }
+  }
+  return newest;
+}
+
+async function upToDate(outDir, sourcesChanged) {
+  try {
+    const built = await Promise.all(['plugin.json', 'plugin.wasm'].map((f) => stat(path.join(outDir, f))));
+    return built.every((info) => info.mtimeMs >= sourcesChanged);
+  } catch {
+    return false;
+  }
+}
+
+async function writeAtomically(file, bytes) {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, bytes);
+  await rename(temporary, file);
 }
 
 async function compile(folder, name) {
