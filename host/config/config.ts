@@ -126,6 +126,11 @@ export interface StoreSettings {
   readonly maxRowsExamined: number;
   /** `BULKHEAD_STORE_BUSY_TIMEOUT_MS`: longest wait for a file another process holds (never past the call's deadline). Default 2000. */
   readonly busyTimeoutMs: number;
+  /**
+   * `BULKHEAD_STORE_IDLE_CLOSE_SECONDS`: a user file unused this long is closed, so its lock goes
+   * back to other processes (`bulkhead invoke` for a console user who also used the dashboard). Default 60.
+   */
+  readonly idleCloseSeconds: number;
 }
 
 /**
@@ -146,6 +151,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       pageCacheKiB: limit(env, 'store.pageCacheKiB'),
       maxRowsExamined: limit(env, 'store.maxRowsExamined'),
       busyTimeoutMs: limit(env, 'store.busyTimeoutMs'),
+      idleCloseSeconds: limit(env, 'store.idleCloseSeconds'),
     },
     plugins: {
       path: (env['BULKHEAD_PLUGIN_PATH'] ?? '').split(':').filter((entry) => entry !== '').map((entry) => path.resolve(cwd, entry)),

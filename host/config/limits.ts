@@ -55,6 +55,7 @@ const table = {
   'store.maxRowsExamined': { default: 100_000, min: 1, max: 100_000_000, env: 'BULKHEAD_QUERY_MAX_ROWS', unit: 'count', bounds: 'rows one statement may examine (BH_QUERY_BUDGET_EXCEEDED)' },
   'store.busyTimeoutMs': { default: 2000, min: 0, max: 60_000, env: 'BULKHEAD_STORE_BUSY_TIMEOUT_MS', unit: 'ms', bounds: "wait for a file another process holds, never past the call's deadline" },
   'store.maxOpenFiles': { default: 256, min: 1, max: 100_000, env: 'BULKHEAD_STORE_MAX_OPEN_FILES', unit: 'count', bounds: 'user files open at once per worker (least recently used closed first)' },
+  'store.idleCloseSeconds': { default: 60, min: 1, max: 86_400, env: 'BULKHEAD_STORE_IDLE_CLOSE_SECONDS', unit: 's', bounds: 'a user file unused this long is closed (and its lock released for other processes)' },
   'store.pageCacheKiB': { default: 512, min: 64, max: 1_048_576, env: 'BULKHEAD_STORE_PAGE_CACHE_KIB', unit: 'KiB', bounds: 'page cache of each open file' },
 
   'query.defaultLimit': fixed(100, 'count', 'records a find answers when it names no limit'),

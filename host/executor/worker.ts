@@ -44,6 +44,10 @@ const store = new Store({
   pluginQuotaMiB: (plugin) => plugins.get(plugin)?.limits.storeMiB ?? 1,
   ...setup.store,
 });
+// Between calls, files nobody used for a while are closed, so another process (`bulkhead invoke`
+// for a console user who also uses the dashboard) can open them. The timer never keeps the worker alive.
+const idleCloseMs = setup.store.idleCloseSeconds * 1000;
+setInterval(() => store.closeIdle(idleCloseMs), Math.min(idleCloseMs, 10_000)).unref();
 const instances = new InstanceCache(setup.maxInstances, setup.instanceCacheBytes);
 
 /** The call in progress: what the host functions act for. */

@@ -6,6 +6,8 @@ const maxStatementsPerFile = 64;
 /** One open user file and its prepared statements. */
 export class OpenFile {
   readonly db: SqliteDatabase;
+  /** When the file was last handed out, ms since the epoch (set by OpenFiles). */
+  lastUsed = 0;
   readonly #statements = new Map<string, SqliteStatement>();
 
   constructor(db: SqliteDatabase) {
@@ -48,16 +50,18 @@ export class OpenFiles {
     return this.#files.size;
   }
 
-  get(key: string): OpenFile | undefined {
+  get(key: string, now: number = Date.now()): OpenFile | undefined {
     const file = this.#files.get(key);
     if (file) {
       this.#files.delete(key);
       this.#files.set(key, file);
+      file.lastUsed = now;
     }
     return file;
   }
 
-  add(key: string, file: OpenFile): void {
+  add(key: string, file: OpenFile, now: number = Date.now()): void {
+    file.lastUsed = now;
     while (this.#files.size >= this.#capacity) {
       const [oldestKey, oldest] = this.#files.entries().next().value as [string, OpenFile];
       this.#files.delete(oldestKey);
@@ -72,6 +76,19 @@ export class OpenFiles {
       this.#files.delete(key);
       file.close();
     }
+  }
+
+  /** Closes the files not used since `before` (ms since the epoch). Returns how many. */
+  closeUnusedSince(before: number): number {
+    let closed = 0;
+    // Least recently used first: stop at the first file used since.
+    for (const [key, file] of this.#files) {
+      if (file.lastUsed >= before) break;
+      this.#files.delete(key);
+      file.close();
+      closed++;
+    }
+    return closed;
   }
 
   closeAll(): void {

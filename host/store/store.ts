@@ -62,6 +62,7 @@ export const storeDefaults = Object.freeze({
   // A plugin without a quota of its own gets what a manifest without limits gets.
   quotaMiB: limitDefault('plugin.storeMiB'),
   busyTimeoutMs: limitDefault('store.busyTimeoutMs'),
+  idleCloseSeconds: limitDefault('store.idleCloseSeconds'),
 });
 
 /** SQLite's page size for new files (its default): the quota is counted in pages. */
@@ -183,6 +184,14 @@ export class Store {
     this.#options.keyring.busyTimeoutMs = this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs;
     this.#options.keyring.shred(plugin, fileId);
     removeDatabaseFiles(this.#filePath(plugin, fileId));
+  }
+
+  /**
+   * Closes the user files no query used in the last `idleMs`: their locks go back to other
+   * processes, and their memory to the worker. Returns how many were closed.
+   */
+  closeIdle(idleMs: number): number {
+    return this.#files.closeUnusedSince(Date.now() - idleMs);
   }
 
   /** Closes every open file. Further requests fail with BH_STORE_CLOSED. */

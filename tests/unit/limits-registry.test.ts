@@ -58,6 +58,7 @@ const settingOf: Record<SettableLimitName, (config: BulkheadConfig) => number> =
   'ceiling.storeMiB': (c) => c.plugins.caps.storeMiB,
   'store.maxRowsExamined': (c) => c.store.maxRowsExamined,
   'store.busyTimeoutMs': (c) => c.store.busyTimeoutMs,
+  'store.idleCloseSeconds': (c) => c.store.idleCloseSeconds,
   'store.maxOpenFiles': (c) => c.store.maxOpenFiles,
   'store.pageCacheKiB': (c) => c.store.pageCacheKiB,
   'executor.maxInstancesPerWorker': (c) => c.plugins.instancesPerWorker,
@@ -354,6 +355,35 @@ const cases: Partial<Record<string, Case>> = {
     files.closeAll();
   },
   'store.pageCacheKiB': () => settingHonoursItsRange('store.pageCacheKiB'),
+  'store.idleCloseSeconds': () => {
+    settingHonoursItsRange('store.idleCloseSeconds');
+    const idleMs = limit('store.idleCloseSeconds') * 1000;
+    const files = new OpenFiles(8);
+    const now = Date.now();
+    const [idle, recent] = [new Database(':memory:'), new Database(':memory:')];
+    files.add('idle', new OpenFile(idle), now - idleMs - 1);
+    files.add('recent', new OpenFile(recent), now - idleMs + 5000);
+    assert.equal(files.closeUnusedSince(now - idleMs), 1);
+    assert.deepEqual([idle.open, recent.open], [false, true]);
+    files.closeAll();
+    // Through a real store: a file one store holds is released to another process once idle.
+    const { dir, cleanup } = tempDir();
+    const keys = { master: Buffer.alloc(32, 7), signing: Buffer.alloc(32, 9) };
+    const holder = openTestStore({ dataDir: dir, ...keys });
+    const other = openTestStore({ dataDir: dir, ...keys, store: { busyTimeoutMs: 0 } });
+    try {
+      const count = (t: typeof holder) => t.store.execute(t.token('console:alice', 'notes'), 'notes', { op: 'count', collection: 'notes' });
+      count(holder);
+      assert.equal(holder.store.closeIdle(idleMs), 0, 'a file used just now stays open');
+      refusedWith(() => count(other), 'BH_STORE_BUSY');
+      assert.equal(holder.store.closeIdle(-1), 1);
+      count(other);
+    } finally {
+      holder.close();
+      other.close();
+      cleanup();
+    }
+  },
 
   'query.defaultLimit': () => {
     assert.deepEqual(compile({ op: 'find' }).params.slice(-2), [limit('query.defaultLimit'), 0]);
