@@ -27,10 +27,10 @@ describe('Slack Socket Mode', () => {
     await openai.close();
   });
 
-  test('runs with no inbound port: no HTTP server is started', () => {
+  test('Slack needs no inbound port: /slack/events is not mounted (the HTTP server serves only the dashboard)', () => {
     assert.equal(chat.fronts.slack?.mode, 'socket');
-    assert.equal(chat.fronts.http, undefined);
     assert.match(chat.fronts.slackStatus, /Socket Mode/);
+    assert.equal(chat.fronts.http.hasRoute({ method: 'POST', url: '/slack/events' }), false);
   });
 
   test('a DM "add a note: buy milk" over the socket -> acked -> the model picks notes.add -> the reply goes to the same DM', async () => {
