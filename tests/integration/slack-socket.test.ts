@@ -31,6 +31,7 @@ describe('Slack Socket Mode', () => {
     assert.equal(chat.fronts.slack?.mode, 'socket');
     assert.ok(!chat.fronts.routes.some((route) => route.includes('/slack/')), chat.fronts.routes.join(', '));
     assert.match(chat.fronts.slackStatus, /Socket Mode/);
+    assert.equal(chat.fronts.http.hasRoute({ method: 'POST', url: '/slack/events' }), false);
   });
 
   test('a DM "add a note: buy milk" over the socket -> acked -> the model picks notes.add -> the reply goes to the same DM', async () => {

@@ -7,6 +7,10 @@
  * Identity comes first: the globalUserId is looked up from the team_id and user_id that Slack
  * signed (HTTP mode: the request signature; Socket Mode: the authenticated socket), before the
  * router sees the text. Nothing in a message can change who the caller is.
+ *
+ * Dashboard login links (`/bulkhead login`, a DM or mention saying only "dashboard" or "login")
+ * are credentials: they go only into the caller's own DM with the bot, never into a channel or
+ * thread, never through the router, and never into a log line.
  */
 import { App, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
@@ -65,6 +69,15 @@ class RecentIds {
 }
 
 const secretCallbackId = 'bulkhead_secret';
+
+/** The whole text (trimmed, any case) that asks for a dashboard login link. */
+const loginRequest = /^(?:login|dashboard)$/i;
+
+/** A Slack user as Slack signed them, and the identity Bulkhead gives them. */
+interface SlackUser {
+  readonly userId: string;
+  readonly identity: LinkIdentity;
+}
 
 export class SlackFront {
   readonly mode: SlackMode;
@@ -153,16 +166,21 @@ export class SlackFront {
     }
   }
 
-  #caller(teamId: unknown, userId: unknown, replyTo: string): CallerContext | undefined {
+  /** The user behind the ids Slack signed; undefined when they are missing or refused. */
+  #user(teamId: unknown, userId: unknown): SlackUser | undefined {
     if (typeof teamId !== 'string' || typeof userId !== 'string') return undefined;
-    let globalUserId: string;
     try {
-      globalUserId = this.#options.identities.resolve('slack', teamId, userId);
+      const globalUserId = this.#options.identities.resolve('slack', teamId, userId);
+      return { userId, identity: { globalUserId, platformIdentity: `slack:${teamId}:${userId}` } };
     } catch {
       this.#options.logger.warn('slack.identity_refused');
       return undefined;
     }
-    return callerContext({ globalUserId, front: 'slack', replyTo, platformIdentity: `slack:${teamId}:${userId}`, admins: this.#options.settings.admins });
+  }
+
+  #caller(user: SlackUser, replyTo: string): CallerContext {
+    const { globalUserId, platformIdentity } = user.identity;
+    return callerContext({ globalUserId, platformIdentity, front: 'slack', replyTo, admins: this.#options.settings.admins });
   }
 
   #listen(): void {
@@ -176,9 +194,16 @@ export class SlackFront {
       const channel = message['channel'];
       const text = message['text'];
       if (typeof channel !== 'string' || typeof text !== 'string') return;
-      const caller = this.#caller(teamOf(body), message['user'], `slack:${channel}`);
-      if (!caller) return;
-      await this.#answer(caller, text, async (reply) => {
+      const user = this.#user(teamOf(body), message['user']);
+      if (!user) return;
+      // channel_type 'im' and a person's message: this channel is the caller's own DM with the bot.
+      if (loginRequest.test(text.trim())) {
+        const link = this.#loginLinkMessage(user.identity);
+        await client.chat.postMessage({ channel, text: link ?? dashboardUnavailable, unfurl_links: false, unfurl_media: false });
+        if (link !== undefined) this.#options.logger.info({ front: 'slack', via: 'dm' }, 'slack.login_link_sent');
+        return;
+      }
+      await this.#answer(this.#caller(user, `slack:${channel}`), text, async (reply) => {
         await client.chat.postMessage({ channel, text: reply });
       });
     });
@@ -192,28 +217,39 @@ export class SlackFront {
       const ts = mention['ts'];
       if (typeof channel !== 'string' || typeof text !== 'string' || typeof ts !== 'string') return;
       const threadTs = typeof mention['thread_ts'] === 'string' ? mention['thread_ts'] : ts;
-      const caller = this.#caller(teamOf(body), mention['user'], `slack:${channel}:${threadTs}`);
-      if (!caller) return;
+      const user = this.#user(teamOf(body), mention['user']);
+      if (!user) return;
       const botUserId = context.botUserId;
       // A plain string, not a RegExp built from an id that came over the network.
       const withoutMention = (botUserId ? text.replaceAll(`<@${botUserId}>`, ' ') : text.replace(/^<@[A-Z0-9]+>/, ' ')).trim();
-      await this.#answer(caller, withoutMention, async (reply) => {
+      const inThread = async (reply: string): Promise<void> => {
         await client.chat.postMessage({ channel, thread_ts: threadTs, text: reply });
-      });
+      };
+      // The link goes to the caller's DM; the thread only hears where it went.
+      if (loginRequest.test(withoutMention)) {
+        await this.#loginByDirectMessage(user, 'mention', client, inThread);
+        return;
+      }
+      await this.#answer(this.#caller(user, `slack:${channel}:${threadTs}`), withoutMention, inThread);
     });
 
     app.command('/bulkhead', async ({ command, ack, respond, client }) => {
       await ack();
-      const caller = this.#caller(command.team_id, command.user_id, `slack:${command.channel_id}`);
-      if (!caller) return;
+      const user = this.#user(command.team_id, command.user_id);
+      if (!user) return;
+      const ephemeral = async (reply: string): Promise<void> => {
+        await respond({ response_type: 'ephemeral', text: reply });
+      };
       const secret = /^secret\s+([a-z][a-z0-9-]{0,62})$/i.exec(command.text.trim());
       if (secret) {
         await client.views.open({ trigger_id: command.trigger_id, view: secretModal((secret[1] as string).toLowerCase()) });
         return;
       }
-      await this.#answer(caller, command.text, async (reply) => {
-        await respond({ response_type: 'ephemeral', text: reply });
-      });
+      if (loginRequest.test(command.text.trim())) {
+        await this.#loginByDirectMessage(user, 'command', client, ephemeral);
+        return;
+      }
+      await this.#answer(this.#caller(user, `slack:${command.channel_id}`), command.text, ephemeral);
     });
 
     // The modal's values are never logged and never stored until the vault exists: saying so is
@@ -228,6 +264,45 @@ export class SlackFront {
     app.error(async (error) => {
       this.#options.logger.error({ err: error }, 'slack.listener_failed');
     });
+  }
+
+  /**
+   * Opens the caller's DM with the bot (conversations.open with the user id Slack signed, so the
+   * DM is theirs alone), sends a login link there, and tells `where` (an ephemeral answer, or the
+   * mention's thread) only whether it went: never the link.
+   */
+  async #loginByDirectMessage(user: SlackUser, via: 'command' | 'mention', client: App['client'], where: (reply: string) => Promise<void>): Promise<void> {
+    const message = this.#loginLinkMessage(user.identity);
+    if (message === undefined) {
+      await where(dashboardUnavailable);
+      return;
+    }
+    try {
+      const opened = await client.conversations.open({ users: user.userId });
+      const dm = opened.channel?.id;
+      if (!dm) throw new Error('conversations.open answered without a channel');
+      await client.chat.postMessage({ channel: dm, text: message, unfurl_links: false, unfurl_media: false });
+    } catch (error) {
+      this.#options.logger.error({ err: error, via }, 'slack.login_link_failed');
+      await where('Sorry, I could not send you a direct message. Please try again, or write "dashboard" to me in a direct message.');
+      return;
+    }
+    this.#options.logger.info({ front: 'slack', via }, 'slack.login_link_sent');
+    await where('I sent you a login link in a direct message.');
+  }
+
+  /**
+   * The DM text with a fresh link for this identity, or undefined when no dashboard is configured.
+   * The link is a credential: this text is never logged, and goes nowhere but the caller's DM.
+   */
+  #loginLinkMessage(identity: LinkIdentity): string | undefined {
+    if (!this.#options.loginLink) return undefined;
+    // Slack's explicit link form, so no formatting touches the URL. Not escaped: the token is
+    // base64url, and the base is the operator's BULKHEAD_PUBLIC_URL or the host's own address.
+    return (
+      `Your dashboard login link: <${this.#options.loginLink(identity)}>\n` +
+      'It works once, for 10 minutes. Do not share it: whoever opens it is logged in as you.'
+    );
   }
 
   #firstDelivery(body: unknown): boolean {
@@ -260,6 +335,8 @@ export class SlackFront {
     for (const reply of replies) await send(escapeSlackText(reply));
   }
 }
+
+const dashboardUnavailable = 'The dashboard is not available on this host.';
 
 function teamOf(body: unknown): unknown {
   const b = body as Record<string, unknown>;
