@@ -258,9 +258,13 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
       const opened = options.links.open(request.body.token);
       // Refused for any reason (forged, altered, expired, used): the same answer.
       if (!opened || !sessions.consumeLink(opened.nonce, opened.expiresAt)) throw new BulkheadError('BH_LOGIN_LINK_INVALID');
+      const cookie = request.session as unknown as { get(k: string): unknown; set(k: string, v: unknown): void };
+      // A login over a live session (another account, or the same one again) ends that session:
+      // its cookie is replaced here, and no record is left behind without one.
+      const previous = sessions.use(cookie.get('s'));
+      if (previous) sessions.end(previous.globalUserId, previous.id);
       const { secret, record } = sessions.create(opened);
-      const session = request.session as unknown as { set(k: string, v: unknown): void; regenerate?: () => void };
-      session.set('s', secret);
+      cookie.set('s', secret);
       request.dashboardSession = record;
       options.logger.info({ front: 'dashboard' }, 'dashboard.login');
       return who(request);

@@ -177,6 +177,15 @@ describe('dashboard login and sessions', () => {
     assert.equal(shape(a.body), shape(b.body));
   });
 
+  test('a login over a live session ends that session: its old cookie copy is refused', async () => {
+    const first = await dash.login('relogin');
+    const again = await dash.request('POST', '/api/v1/login', { cookie: first, body: { token: dash.linkToken('other-account') } });
+    assert.equal(again.statusCode, 200);
+    assert.equal((JSON.parse(again.body) as { user: { identity: string } }).user.identity, 'console:other-account');
+    assert.equal((await dash.request('GET', '/api/v1/session', { cookie: first })).statusCode, 401);
+    assert.equal((await dash.request('GET', '/api/v1/session', { cookie: cookieOf(again) })).statusCode, 200);
+  });
+
   test('stolen cookie after logout: an old copy of the cookie is refused once the user logs out', async () => {
     const cookie = await dash.login('logout');
     assert.equal((await dash.request('GET', '/api/v1/session', { cookie })).statusCode, 200);
