@@ -34,6 +34,18 @@ function snapshot(dir: string): string {
     .join('\n');
 }
 
+/** The snapshot once the host has stopped changing the directory (its worker creates files as it starts). */
+async function settled(dir: string): Promise<string> {
+  let last = snapshot(dir);
+  for (let i = 0; i < 40; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = snapshot(dir);
+    if (now === last) return now;
+    last = now;
+  }
+  throw new Error('the data directory kept changing');
+}
+
 describe('dashboard from the command line', () => {
   const { dir, cleanup } = tempDir('bulkhead-dash-cli-');
   const env: Record<string, string> = {
@@ -95,7 +107,7 @@ describe('dashboard from the command line', () => {
   });
 
   test('`bulkhead dashboard link` in a second process, while the host runs, mints a link the host accepts, and touches none of its files', async () => {
-    const before = snapshot(env['BULKHEAD_DATA_DIR'] as string);
+    const before = await settled(env['BULKHEAD_DATA_DIR'] as string);
     const minted = spawnSync(process.execPath, [cli, 'dashboard', 'link', '--user', 'alice'], { cwd: dir, env, encoding: 'utf8' });
     assert.equal(minted.status, 0, minted.stderr);
     assert.equal(snapshot(env['BULKHEAD_DATA_DIR'] as string), before);
