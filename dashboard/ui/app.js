@@ -35,6 +35,7 @@ function capabilitySection(plugin, capability) {
   const form = capabilityForm(plugin.name, capability);
   const status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const output = el('div', { class: 'output' });
+  const result = el('div', { class: 'result', 'data-result-for': key, 'aria-busy': 'false' }, status, output);
   form.setAttribute('aria-labelledby', headingId);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -42,6 +43,7 @@ function capabilitySection(plugin, capability) {
     if (params === undefined) return;
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
+    result.setAttribute('aria-busy', 'true');
     setStatus(status, 'Running…');
     try {
       const outcome = await api('POST', `/invoke/${encodeURIComponent(plugin.name)}/${encodeURIComponent(capability.name)}`, { params });
@@ -52,6 +54,7 @@ function capabilitySection(plugin, capability) {
       showError(status, error);
     } finally {
       button.disabled = false;
+      result.setAttribute('aria-busy', 'false');
     }
   });
   return el(
@@ -64,7 +67,7 @@ function capabilitySection(plugin, capability) {
       capability.description ? el('p', { class: 'description' }, capability.description) : undefined,
       form,
     ),
-    el('div', { class: 'result', 'data-result-for': key }, status, output),
+    result,
   );
 }
 
