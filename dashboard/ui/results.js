@@ -14,7 +14,13 @@ function cell(key, value) {
     return el('time', { datetime: date.toISOString(), title: String(value) }, date.toLocaleString());
   }
   if (typeof value !== 'object') return String(value);
-  return el('code', {}, JSON.stringify(value));
+  return el('code', {}, jsonText(value));
+}
+
+/** JSON text; a list of plain values gets a space after each comma, so that it can wrap. */
+function jsonText(value) {
+  if (Array.isArray(value) && !value.some((item) => typeof item === 'object' && item !== null)) return `[${value.map((item) => JSON.stringify(item)).join(', ')}]`;
+  return JSON.stringify(value);
 }
 
 function table(records, caption) {

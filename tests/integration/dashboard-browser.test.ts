@@ -118,7 +118,7 @@ describe('dashboard in Chromium', () => {
     assert.match((await added.locator('.replies p').textContent()) ?? '', /^Saved note [0-9a-f]{8}\.$/);
     await run(page, 'notes.add', { text: 'call the dentist', tags: 'health' });
     const rows = await tableOf(await run(page, 'notes.list'));
-    assert.deepEqual(rows.map((row) => [row['text'], row['tags']]), [['renew passport', '["admin","travel"]'], ['call the dentist', '["health"]']]);
+    assert.deepEqual(rows.map((row) => [row['text'], row['tags']]), [['renew passport', '["admin", "travel"]'], ['call the dentist', '["health"]']]);
     assert.match(rows[0]?.['id'] ?? '', /^[0-9a-f-]{36}$/);
     const byTag = await tableOf(await run(page, 'notes.list', { tag: 'travel' }));
     assert.deepEqual(byTag.map((row) => row['text']), ['renew passport']);
