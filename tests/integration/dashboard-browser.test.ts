@@ -31,8 +31,13 @@ describe('dashboard in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   before(async () => {
-    // Every test logs in from 127.0.0.1: room above the default 10 logins a minute.
-    [dash, browser] = await Promise.all([startDashboardHost({ env: { BULKHEAD_LOGIN_PER_MINUTE: '100' } }), launchChromium()]);
+    // Every test logs in from 127.0.0.1: room above the default 10 logins a minute. Both start side
+    // by side and each is kept once up, so that `after` closes the host even when Chromium is
+    // missing (an open host would keep the test process alive).
+    const [host, launched] = await Promise.allSettled([startDashboardHost({ env: { BULKHEAD_LOGIN_PER_MINUTE: '100' } }), launchChromium()]);
+    if (host.status === 'fulfilled') dash = host.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    for (const outcome of [host, launched]) if (outcome.status === 'rejected') throw outcome.reason;
   });
   afterEach(async () => {
     await Promise.all(contexts.splice(0).map((context) => context.close()));
