@@ -1,1 +1,150 @@
-/* placeholder: replaced by the UI work */
+// The dashboard page: who you are, your sessions, and a form for every capability you may call.
+// It talks to the host only through the API (api.js) and builds every element with text.
+import { api } from './api.js';
+import { capabilityForm, el, readParams, title } from './forms.js';
+import { renderOutcome } from './results.js';
+
+const $ = (id) => document.getElementById(id);
+const pageStatus = $('page-status');
+
+/** The session is gone (never was, logged out elsewhere, expired): say so and how to get a link. */
+function showSignedOut() {
+  for (const id of ['user', 'plugins', 'sessions']) $(id).hidden = true;
+  $('signed-out').hidden = false;
+  pageStatus.textContent = '';
+}
+
+/** Shows an API error in a status element: message, code and the plugin's detail when there is one. */
+function showError(target, error) {
+  if (error.status === 401) return showSignedOut();
+  target.classList.add('error');
+  target.replaceChildren(el('strong', {}, 'Error: '), error.message, error.code ? el('span', { class: 'code' }, ` (${error.code})`) : undefined);
+  if (error.detail) target.append(el('span', { class: 'detail' }, error.detail));
+}
+
+function setStatus(target, text) {
+  target.classList.remove('error');
+  target.textContent = text;
+}
+
+const time = (ms) => el('time', { datetime: new Date(ms).toISOString() }, new Date(ms).toLocaleString());
+
+function capabilitySection(plugin, capability) {
+  const key = `${plugin.name}.${capability.name}`;
+  const headingId = `cap-${plugin.name}-${capability.name}`.replace(/[^a-z0-9-]/gi, '-');
+  const form = capabilityForm(plugin.name, capability);
+  const status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const output = el('div', { class: 'output' });
+  const result = el('div', { class: 'result', 'data-result-for': key, 'aria-busy': 'false' }, status, output);
+  form.setAttribute('aria-labelledby', headingId);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const params = readParams(form);
+    if (params === undefined) return;
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    result.setAttribute('aria-busy', 'true');
+    setStatus(status, 'Running…');
+    try {
+      const outcome = await api('POST', `/invoke/${encodeURIComponent(plugin.name)}/${encodeURIComponent(capability.name)}`, { params });
+      output.replaceChildren(...renderOutcome(outcome));
+      setStatus(status, 'Done.');
+    } catch (error) {
+      output.replaceChildren();
+      showError(status, error);
+    } finally {
+      button.disabled = false;
+      result.setAttribute('aria-busy', 'false');
+    }
+  });
+  return el(
+    'section',
+    { class: 'capability', 'aria-labelledby': headingId },
+    el(
+      'div',
+      { class: 'ask' },
+      el('h3', { id: headingId }, title(capability.name)),
+      capability.description ? el('p', { class: 'description' }, capability.description) : undefined,
+      form,
+    ),
+    result,
+  );
+}
+
+async function loadPlugins() {
+  const { plugins } = await api('GET', '/plugins');
+  const list = $('plugin-list');
+  list.replaceChildren();
+  if (plugins.length === 0) list.append(el('p', {}, 'None of your plugins has anything you can use from the dashboard.'));
+  for (const plugin of plugins) {
+    const headingId = `plugin-${plugin.name}`;
+    list.append(
+      el(
+        'section',
+        { class: 'plugin', 'aria-labelledby': headingId, 'data-plugin': plugin.name },
+        el('h2', { id: headingId }, plugin.name, plugin.version ? el('span', { class: 'version' }, ` ${plugin.version}`) : undefined),
+        plugin.description ? el('p', {}, plugin.description) : undefined,
+        el('div', { class: 'capabilities' }, ...plugin.capabilities.map((capability) => capabilitySection(plugin, capability))),
+      ),
+    );
+  }
+  $('plugins').hidden = false;
+}
+
+async function loadSessions() {
+  const { sessions } = await api('GET', '/sessions');
+  const list = $('session-list');
+  list.replaceChildren(
+    ...sessions.map((session) => {
+      const end = el('button', { type: 'button', class: 'secondary', 'data-session': session.id }, 'End');
+      end.setAttribute('aria-label', `End the session logged in ${new Date(session.authTime).toLocaleString()}`);
+      end.addEventListener('click', async () => {
+        end.disabled = true;
+        try {
+          await api('DELETE', `/sessions/${encodeURIComponent(session.id)}`);
+          if (session.current) return location.assign('/login');
+          await loadSessions();
+        } catch (error) {
+          end.disabled = false;
+          showError($('sessions-status'), error);
+        }
+      });
+      return el(
+        'li',
+        { class: session.current ? 'current' : undefined },
+        el('span', {}, 'Logged in ', time(session.authTime), ', last seen ', time(session.lastSeen), session.current ? el('strong', {}, ' (this browser)') : undefined),
+        ' ',
+        end,
+      );
+    }),
+  );
+  $('sessions').hidden = false;
+}
+
+/** Logout and logout everywhere: end the session(s), then the login page. */
+function logoutButton(id, path) {
+  $(id).addEventListener('click', async () => {
+    try {
+      await api('POST', path);
+    } catch (error) {
+      if (error.status !== 401) return showError(pageStatus, error);
+    }
+    location.assign('/login');
+  });
+}
+
+async function start() {
+  logoutButton('logout', '/logout');
+  logoutButton('logout-everywhere', '/logout-everywhere');
+  try {
+    const who = await api('GET', '/session');
+    $('identity').textContent = who.user.identity;
+    $('user').hidden = false;
+    await Promise.all([loadPlugins(), loadSessions()]);
+    setStatus(pageStatus, '');
+  } catch (error) {
+    showError(pageStatus, error);
+  }
+}
+
+start();
