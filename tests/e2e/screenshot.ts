@@ -1,5 +1,5 @@
 /**
- * `npm run screenshot`: the dashboard's notes forms and a listed table, as docs/dashboard-notes.png.
+ * `npm run screenshot`: the dashboard's notes forms and a listed table, as dashboard/notes-form.png.
  * A real host on 127.0.0.1 and Debian's Chromium (as in the browser tests): a console user logs in
  * through a link, adds a few notes with tags through the forms and lists them.
  */
@@ -9,7 +9,7 @@ import { fromRoot } from '../../host/core/paths.js';
 import { launchChromium, logInWithLink } from '../helpers/browser.js';
 import { startDashboardHost } from '../helpers/dashboard-host.js';
 
-const output = fromRoot('docs', 'dashboard-notes.png');
+const output = fromRoot('dashboard', 'notes-form.png');
 const notes = [
   { text: 'Renew passport before the Lisbon trip in March', tags: 'admin, travel' },
   { text: 'Call the dentist on Monday to move the check-up', tags: 'health' },
