@@ -42,7 +42,7 @@ function kindOf(schema) {
   return 'json';
 }
 
-/** A list field takes commas unless an item may hold one; then one item per line. */
+/** A list field takes commas unless an item may hold one; then one item per line (a one-character test, bounded). */
 function listSeparator(items) {
   const re = compile(items.pattern);
   return items.type === 'string' && !(re && !re.test(',')) ? '\n' : ',';
@@ -125,17 +125,17 @@ function valueOf(field) {
   });
 }
 
-/** Sets the field's custom validity for what the browser cannot check itself (patterns, lists, JSON). */
+/**
+ * Sets the field's custom validity for what the browser cannot check itself (lists, JSON).
+ * Patterns are left to the host, which runs them in linear time: a manifest's pattern run by the
+ * browser's backtracking engine over what the user typed could freeze the tab.
+ */
 function check(field) {
   let message = '';
   try {
     const value = valueOf(field);
-    const itemSchema = field.kind === 'list' ? field.property.items : field.property;
     const values = value === undefined ? [] : field.kind === 'list' ? value : [value];
-    const re = compile(itemSchema.pattern);
-    const bad = typeof itemSchema.pattern === 'string' && re ? values.find((v) => typeof v === 'string' && !re.test(v)) : undefined;
-    if (bad !== undefined) message = field.kind === 'list' ? `"${bad}" does not match the pattern ${itemSchema.pattern}.` : `Must match the pattern ${itemSchema.pattern}.`;
-    else if (field.kind === 'list' && typeof field.property.maxItems === 'number' && values.length > field.property.maxItems) message = `At most ${field.property.maxItems} items.`;
+    if (field.kind === 'list' && typeof field.property.maxItems === 'number' && values.length > field.property.maxItems) message = `At most ${field.property.maxItems} items.`;
   } catch (error) {
     message = error.message;
   }
