@@ -106,9 +106,15 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
   };
 }
 
-/** The `name=value` of the session cookie a response sets. */
+/**
+ * The `name=value` of the session cookie a response sets, exactly as the Set-Cookie header has it
+ * (what a browser sends back). Not `response.cookies`: that value is URL-decoded, and the decoded
+ * session value holds a `;`, which would end the cookie early in a Cookie header.
+ */
 export function cookieOf(response: LightMyRequestResponse): string {
-  const cookie = response.cookies.find((c) => c.name === '__Host-bulkhead');
-  if (!cookie) throw new Error('no session cookie in the response');
-  return `${cookie.name}=${cookie.value}`;
+  const header = response.headers['set-cookie'];
+  const lines = header === undefined ? [] : Array.isArray(header) ? header : [String(header)];
+  const line = lines.find((l) => l.startsWith('__Host-bulkhead='));
+  if (!line) throw new Error('no session cookie in the response');
+  return line.slice(0, line.includes(';') ? line.indexOf(';') : undefined);
 }
