@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { DestinationStream, Level } from 'pino';
 import { loadConfig, readEnvironment } from '../../host/config/config.js';
 import { createHost, type Host } from '../../host/host.js';
 import { startFronts, type Fronts } from '../../host/fronts/start.js';
@@ -16,6 +17,10 @@ export interface DashboardHostOptions {
   /** Extra environment (settings); keys and a data directory are made up. */
   readonly env?: Record<string, string>;
   readonly builtInDirs?: readonly string[];
+  /** Level of the host's logger; default `'trace'` (tests read every line). */
+  readonly logLevel?: Level | 'silent';
+  /** Where log lines go instead of `logLines` (which then stays empty), e.g. for a benchmark. */
+  readonly logDestination?: DestinationStream;
 }
 
 export interface DashboardHost {
@@ -24,7 +29,7 @@ export interface DashboardHost {
   /** http://127.0.0.1:<port> */
   readonly origin: string;
   readonly dataDir: string;
-  /** Every log line the host wrote (JSON text). */
+  /** Every log line the host wrote (JSON text), unless `logDestination` took them. */
   readonly logLines: string[];
   /** The clock of sessions and links: `clock.now += ms` moves it. */
   readonly clock: { now: number };
@@ -55,7 +60,7 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
       done();
     },
   });
-  const logger = createLogger({ level: 'trace', destination });
+  const logger = createLogger({ level: options.logLevel ?? 'trace', destination: options.logDestination ?? destination });
   const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: options.builtInDirs ?? [builtInPluginsDir], logger });
   const clock = { now: Date.now() };
   let fronts: Fronts;
