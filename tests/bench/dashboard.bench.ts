@@ -31,6 +31,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -280,21 +281,48 @@ interface Measured extends LoadResult {
   readonly serverCoresBusy: number;
   /** The same per request served, microseconds. */
   readonly serverCpuUsPerRequest: number;
+  /** Of that, the main thread's (HTTP, sessions, dispatcher) and the other threads' (Linux only). */
+  readonly mainThreadCpuUsPerRequest: number | undefined;
+  readonly otherThreadsCpuUsPerRequest: number | undefined;
+}
+
+/** CPU time of the main thread and of all other threads of this process, microseconds (Linux). */
+function threadCpu(): { main: number; others: number } | undefined {
+  const ticks = 1e6 / 100; // USER_HZ
+  try {
+    let main = 0;
+    let others = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const us = (Number(fields[11]) + Number(fields[12])) * ticks; // utime, stime
+      if (Number(tid) === process.pid) main += us;
+      else others += us;
+    }
+    return { main, others };
+  } catch {
+    return undefined;
+  }
 }
 
 async function measure(side: Side, connections: number, duration: number): Promise<Measured> {
   process.stderr.write(`bench: dashboard: ${side.name}, ${connections} connection(s), ${duration} s\n`);
   const cpu = process.cpuUsage();
+  const threadsBefore = threadCpu();
   const started = performance.now();
   const load = await loadInChild({ origin: side.origin, path: side.path, connections, seconds: duration, headerSets: side.headerSets });
   const elapsedS = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
+  const threadsAfter = threadCpu();
   const cpuUs = used.user + used.system;
+  const perRequest = (us: number | undefined): number | undefined => (us !== undefined && load.ok > 0 ? Math.round(us / load.ok) : undefined);
   return {
     ...load,
     // The child's start (~0.1 s, servers idle) is inside elapsedS: a slight underestimate.
     serverCoresBusy: Number((cpuUs / 1e6 / elapsedS).toFixed(2)),
-    serverCpuUsPerRequest: load.ok > 0 ? Math.round(cpuUs / load.ok) : Number.NaN,
+    serverCpuUsPerRequest: perRequest(cpuUs) ?? Number.NaN,
+    mainThreadCpuUsPerRequest: perRequest(threadsBefore && threadsAfter ? threadsAfter.main - threadsBefore.main : undefined),
+    otherThreadsCpuUsPerRequest: perRequest(threadsBefore && threadsAfter ? threadsAfter.others - threadsBefore.others : undefined),
   };
 }
 
