@@ -1,12 +1,17 @@
 /**
  * `npm run bench`: runs every benchmark, each in its own process (so none measures another's
  * heap or open files), and prints one JSON object with each one's report under its name.
- * `BENCH_ONLY=sandbox` (or `store`, `router`) runs one. Progress goes to stderr.
+ * `BENCH_ONLY=sandbox` (or `store`, `router`, `dashboard`) runs one. Progress goes to stderr.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const benches = { sandbox: './sandbox.bench.js', store: './store.bench.js', router: './router.bench.js' } as const;
+const benches = {
+  sandbox: './sandbox.bench.js',
+  store: './store.bench.js',
+  router: './router.bench.js',
+  dashboard: './dashboard.bench.js',
+} as const;
 const only = process.env['BENCH_ONLY']?.split(',');
 
 const report: Record<string, unknown> = {};

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { DestinationStream, Level } from 'pino';
 import { loadConfig, readEnvironment } from '../../host/config/config.js';
 import { createHost, type Host } from '../../host/host.js';
 import { startFronts, type Fronts } from '../../host/fronts/start.js';
@@ -16,6 +17,10 @@ export interface DashboardHostOptions {
   /** Extra environment (settings); keys and a data directory are made up. */
   readonly env?: Record<string, string>;
   readonly builtInDirs?: readonly string[];
+  /** Level of the host's logger; default `'trace'` (tests read every line). */
+  readonly logLevel?: Level | 'silent';
+  /** Where log lines go instead of `logLines` (which then stays empty), e.g. for a benchmark. */
+  readonly logDestination?: DestinationStream;
 }
 
 export interface DashboardHost {
@@ -24,7 +29,7 @@ export interface DashboardHost {
   /** http://127.0.0.1:<port> */
   readonly origin: string;
   readonly dataDir: string;
-  /** Every log line the host wrote (JSON text). */
+  /** Every log line the host wrote (JSON text), unless `logDestination` took them. */
   readonly logLines: string[];
   /** The clock of sessions and links: `clock.now += ms` moves it. */
   readonly clock: { now: number };
@@ -55,7 +60,7 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
       done();
     },
   });
-  const logger = createLogger({ level: 'trace', destination });
+  const logger = createLogger({ level: options.logLevel ?? 'trace', destination: options.logDestination ?? destination });
   const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: options.builtInDirs ?? [builtInPluginsDir], logger });
   const clock = { now: Date.now() };
   let fronts: Fronts;
@@ -106,10 +111,15 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
   };
 }
 
-/** The `name=value` of the session cookie a response sets. */
+/**
+ * The `name=value` of the session cookie a response sets, exactly as the Set-Cookie header has it
+ * (what a browser sends back). Not `response.cookies`: that value is URL-decoded, and the decoded
+ * session value holds a `;`, which would end the cookie early in a Cookie header.
+ */
 export function cookieOf(response: LightMyRequestResponse): string {
-  // As sent: the value stays URL-encoded (decoded, it may hold a ';').
-  const header = [response.headers['set-cookie']].flat().find((c) => c?.startsWith('__Host-bulkhead='));
-  if (!header) throw new Error('no session cookie in the response');
-  return header.slice(0, header.indexOf(';') === -1 ? undefined : header.indexOf(';'));
+  const header = response.headers['set-cookie'];
+  const lines = header === undefined ? [] : Array.isArray(header) ? header : [String(header)];
+  const line = lines.find((l) => l.startsWith('__Host-bulkhead='));
+  if (!line) throw new Error('no session cookie in the response');
+  return line.slice(0, line.includes(';') ? line.indexOf(';') : undefined);
 }
