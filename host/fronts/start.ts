@@ -53,6 +53,14 @@ export async function startFronts(host: Host, environment: Environment, options:
     // A body with a property the API does not define is refused, not silently trimmed, and no
     // value changes type on the way in.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    // One access line per request (method, route, status, time), written when it completes,
+    // instead of fastify's two: the dashboard benchmark measured its logging as a sixth of the
+    // main thread's time per call.
+    disableRequestLogging: true,
+  });
+  http.addHook('onResponse', (request, reply, done) => {
+    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    done();
   });
   const routes: string[] = [];
   http.addHook('onRoute', (route) => {
