@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultLimits, resolveLimits } from '../../host/sandbox/limits.js';
 import { loadConfig as loadConfigFrom, readEnvironment } from '../../host/config/config.js';
-import { isBulkheadError } from '../../host/core/errors.js';
+import { BulkheadError, isBulkheadError } from '../../host/core/errors.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const loadConfig = (env: Record<string, string>, cwd: string) => loadConfigFrom(readEnvironment(env, cwd), cwd);
@@ -12,9 +12,25 @@ const loadConfig = (env: Record<string, string>, cwd: string) => loadConfigFrom(
 test('defaults: ./data, aegis, 256 open files, 512 KiB page cache, 100,000 rows per query, 2 s busy wait; the result is frozen', () => {
   const config = loadConfig({}, '/srv/bulkhead');
   assert.equal(config.dataDir, '/srv/bulkhead/data');
-  assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512, maxRowsExamined: 100_000, busyTimeoutMs: 2000 });
+  assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512, maxRowsExamined: 100_000, busyTimeoutMs: 2000, idleCloseSeconds: 60 });
+  assert.deepEqual(config.dashboard, { publicUrl: undefined, sessionHours: 12, idleMinutes: 30, loginPerMinute: 10, invokePerMinute: 600 });
   assert.equal(config.production, false);
-  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store));
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store) && Object.isFrozen(config.dashboard));
+});
+
+test('BULKHEAD_PUBLIC_URL is an origin: a path, query or credentials are refused with a coded error', () => {
+  assert.equal(loadConfig({ BULKHEAD_PUBLIC_URL: 'https://bulkhead.example.com/' }, '/srv').dashboard.publicUrl, 'https://bulkhead.example.com');
+  assert.equal(loadConfig({ BULKHEAD_PUBLIC_URL: 'http://10.0.0.5:8080' }, '/srv').dashboard.publicUrl, 'http://10.0.0.5:8080');
+  for (const value of ['https://bulkhead.example.com/dash', 'https://x.example?a=1', 'https://user:pw@x.example', 'ftp://x.example', 'not a url']) {
+    assert.throws(
+      () => loadConfig({ BULKHEAD_PUBLIC_URL: value }, '/srv'),
+      (e: unknown) => e instanceof BulkheadError && e.code === 'BH_CONFIG_INVALID' && e.message.startsWith('BULKHEAD_PUBLIC_URL') && !e.message.includes('pw'),
+      value,
+    );
+  }
+  for (const [variable, bad] of [['BULKHEAD_SESSION_HOURS', '0'], ['BULKHEAD_SESSION_IDLE_MINUTES', 'soon'], ['BULKHEAD_LOGIN_PER_MINUTE', '-1'], ['BULKHEAD_INVOKE_PER_MINUTE', '1.5']] as const) {
+    assert.throws(() => loadConfig({ [variable]: bad }, '/srv'), (e: unknown) => e instanceof BulkheadError && e.code === 'BH_CONFIG_INVALID', variable);
+  }
 });
 
 test('the configuration holds no secret: keys stay in the environment read at start-up', () => {
