@@ -312,6 +312,26 @@ describe('dashboard login flood and restarts', () => {
     }
   });
 
+  test('rate-limit evasion: a made-up X-Forwarded-For does not reset the login budget unless a proxy is declared (BULKHEAD_PUBLIC_URL)', async () => {
+    const direct = await startDashboardHost({ env: { BULKHEAD_LOGIN_PER_MINUTE: '3' } });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 4; i++) codes.push((await direct.request('POST', '/api/v1/login', { body: { token: 'guess' }, headers: { 'x-forwarded-for': `203.0.113.${i}` } })).statusCode);
+      assert.deepEqual(codes, [401, 401, 401, 429]);
+    } finally {
+      await direct.close();
+    }
+    const proxied = await startDashboardHost({ env: { BULKHEAD_LOGIN_PER_MINUTE: '3', BULKHEAD_PUBLIC_URL: 'https://bulkhead.example.com' } });
+    try {
+      const client = (address: string) => proxied.request('POST', '/api/v1/login', { body: { token: 'guess' }, headers: { 'x-forwarded-for': address } });
+      for (let i = 0; i < 3; i++) assert.equal((await client('198.51.100.7')).statusCode, 401);
+      assert.equal((await client('198.51.100.7')).statusCode, 429, 'one client behind the proxy is limited');
+      assert.equal((await client('198.51.100.8')).statusCode, 401, 'another client behind the proxy keeps its budget');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   test('invoke flooding: capability calls beyond the per-user minute budget get 429', async () => {
     const dash = await startDashboardHost({ env: { BULKHEAD_INVOKE_PER_MINUTE: '5' } });
     try {
