@@ -85,6 +85,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     env: environment.vars,
     production: environment.production,
     envFile: environment.envFile,
+    fromFile: environment.fromFile,
     warn: options.warn ?? ((message) => console.warn(`warning: ${message}`)),
   });
   let core: HostCore;

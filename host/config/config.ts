@@ -17,12 +17,19 @@ export interface Environment {
   readonly production: boolean;
   /** `.env.local` in the working directory: read in development, where dev keys are written. */
   readonly envFile: string;
+  /**
+   * The names in `vars` whose value came from `.env.local` (the real environment did not set
+   * them): messages about them can say where to fix them. Empty in production.
+   */
+  readonly fromFile: ReadonlySet<string>;
 }
 
 export function readEnvironment(processEnv: Readonly<Record<string, string | undefined>>, cwd: string): Environment {
   const envFile = path.join(cwd, '.env.local');
   const production = processEnv['NODE_ENV'] === 'production';
-  return { vars: production ? { ...processEnv } : { ...readEnvFile(envFile), ...processEnv }, production, envFile };
+  const file = production ? {} : readEnvFile(envFile);
+  const fromFile = new Set(Object.keys(file).filter((name) => !Object.hasOwn(processEnv, name)));
+  return { vars: { ...file, ...processEnv }, production, envFile, fromFile };
 }
 
 /** The operator's configuration, validated once and frozen. Every default is here. */

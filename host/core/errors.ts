@@ -25,6 +25,11 @@ export const errorTable = {
     area: 'keys',
     message: 'Both {variable} and {variable}_FILE are set. Set only one of them.',
   },
+  BH_KEY_AMBIGUOUS_ENV_FILE: {
+    area: 'keys',
+    message:
+      '{inEnvironment} is set in the environment and {inFile} in .env.local (where a development start saves the keys it generates); a key must come from one place only. Remove the {inFile} line from .env.local, or unset {inEnvironment}.',
+  },
   BH_KEY_FILE_UNREADABLE: {
     area: 'keys',
     message: '{variable}_FILE names a file that cannot be read ({reason}). Check the path and its permissions.',

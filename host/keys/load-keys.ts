@@ -18,6 +18,8 @@ export interface LoadKeysOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** `NODE_ENV=production`: a missing key stops start-up instead of being generated. */
   readonly production: boolean;
+  /** Which of `env` came from the env file rather than the real environment (Environment.fromFile). */
+  readonly fromFile?: ReadonlySet<string>;
   /** Where generated development keys are appended (created with mode 0600). */
   readonly envFile: string;
   /** Receives the warning printed when development keys are generated. */
@@ -54,7 +56,7 @@ export function loadRootKeys(options: LoadKeysOptions): RootKeys {
 function readKey(variable: string, options: LoadKeysOptions): Buffer | undefined {
   const direct = nonEmpty(options.env[variable]);
   const file = nonEmpty(options.env[`${variable}_FILE`]);
-  if (direct !== undefined && file !== undefined) throw new BulkheadError('BH_KEY_AMBIGUOUS', { variable });
+  if (direct !== undefined && file !== undefined) throw ambiguous(variable, options.fromFile);
   if (direct !== undefined) return parseKey(variable, direct);
   if (file !== undefined) {
     let text: string;
@@ -68,6 +70,20 @@ function readKey(variable: string, options: LoadKeysOptions): Buffer | undefined
   }
   if (options.production) throw new BulkheadError('BH_KEY_REQUIRED', { variable });
   return undefined;
+}
+
+/**
+ * Both a key and its `_FILE` are set. When one of them came from .env.local (typically the key a
+ * development start saved there, then `_FILE` set in the environment), the error says so.
+ */
+function ambiguous(variable: string, fromFile: ReadonlySet<string> = new Set()): BulkheadError {
+  const fileVariable = `${variable}_FILE`;
+  const directInFile = fromFile.has(variable);
+  if (directInFile === fromFile.has(fileVariable)) return new BulkheadError('BH_KEY_AMBIGUOUS', { variable });
+  return new BulkheadError('BH_KEY_AMBIGUOUS_ENV_FILE', {
+    inFile: directInFile ? variable : fileVariable,
+    inEnvironment: directInFile ? fileVariable : variable,
+  });
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -101,6 +101,16 @@ test('loadRootKeys: a key and its _FILE variant together are ambiguous; an unrea
   assert.throws(() => loadRootKeys({ ...base, env: { BULKHEAD_MASTER_KEY: hex, BULKHEAD_MASTER_KEY_FILE: '/x' } }), (e: unknown) => isBulkheadError(e, 'BH_KEY_AMBIGUOUS'));
   assert.throws(() => loadRootKeys({ ...base, env: { BULKHEAD_MASTER_KEY_FILE: '/nonexistent/key' } }), (e: unknown) => isBulkheadError(e, 'BH_KEY_FILE_UNREADABLE') && e.message.includes('ENOENT'));
   assert.throws(() => loadRootKeys({ ...base, env: { BULKHEAD_MASTER_KEY: hex, BULKHEAD_SIGNING_KEY: hex } }), (e: unknown) => isBulkheadError(e, 'BH_KEY_REUSED'));
+  // One of the two from .env.local: the error says which, and what to remove or unset.
+  const fromFile = new Set(['BULKHEAD_SIGNING_KEY_FILE']);
+  assert.throws(
+    () => loadRootKeys({ ...base, fromFile, env: { BULKHEAD_MASTER_KEY: hex, BULKHEAD_SIGNING_KEY: hex, BULKHEAD_SIGNING_KEY_FILE: '/x' } }),
+    (e: unknown) =>
+      isBulkheadError(e, 'BH_KEY_AMBIGUOUS_ENV_FILE') &&
+      e.message.startsWith('BULKHEAD_SIGNING_KEY is set in the environment and BULKHEAD_SIGNING_KEY_FILE in .env.local') &&
+      e.message.endsWith('Remove the BULKHEAD_SIGNING_KEY_FILE line from .env.local, or unset BULKHEAD_SIGNING_KEY.') &&
+      !e.message.includes(hex),
+  );
 });
 
 test('derivation labels are unambiguous: ("a:user", "1") and ("a", "user:1") give different keys', () => {
