@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BulkheadConfig, Environment } from './config/config.js';
+import { prepareDataDir } from './config/data-dir.js';
 import { CallerTokens } from './identity/caller-token.js';
 import { KeyService } from './keys/key-service.js';
 import { loadRootKeys, type RootKeys } from './keys/load-keys.js';
@@ -41,7 +41,7 @@ export interface HostCoreOptions {
 /** Wires the key service and caller tokens over a data directory (created if missing). */
 export function assembleHost(options: HostCoreOptions): HostCore {
   const keys = new KeyService(options.rootKeys);
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(options.dataDir, { create: true });
   const tokens = new CallerTokens({ current: keys.tokenKey(), ...(options.now ? { now: options.now } : {}) });
   return { keys, tokens, plugins: new Map(options.plugins.map((m) => [m.name, m])) };
 }

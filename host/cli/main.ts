@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadConfig, readEnvironment } from '../config/config.js';
+import { loadConfig, readEnvironment, type BulkheadConfig, type Environment } from '../config/config.js';
+import { prepareDataDir } from '../config/data-dir.js';
 import { BulkheadError } from '../core/errors.js';
 import { fromRoot, isEntryPoint } from '../core/paths.js';
 import { createLogger } from '../log/index.js';
@@ -89,10 +90,17 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
   }
 }
 
+/** Checks (and when `create`, creates) the data directory before anything opens a file in it. */
+function checkDataDir(config: BulkheadConfig, environment: Environment, create: boolean): void {
+  const variableSet = (environment.vars['BULKHEAD_DATA_DIR'] ?? '') !== '';
+  prepareDataDir(config.dataDir, { create, variableSet });
+}
+
 /** Settings and keys as `start` reads them; the CLI's one-shot commands need a single worker. */
 function hostFromEnvironment(io: CliIo, overrides: { workers?: number } = {}): Host {
   const environment = readEnvironment(process.env, process.cwd());
   const loaded = loadConfig(environment, process.cwd());
+  checkDataDir(loaded, environment, true);
   const config = overrides.workers ? { ...loaded, plugins: { ...loaded.plugins, workers: overrides.workers } } : loaded;
   const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`) });
   for (const refusal of host.catalog.refused) io.err(`warning: plugin refused: ${refusal.error.code}: ${refusal.error.message}`);
@@ -212,6 +220,8 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   const [action, target, ...extra] = args;
   const environment = readEnvironment(process.env, process.cwd());
   const config = loadConfig(environment, process.cwd());
+  // Only approving writes there; revoke and list read what is there, if anything.
+  if (action === 'approve' || action === 'revoke' || action === 'list') checkDataDir(config, environment, action === 'approve');
   const approvals = new Approvals(config.dataDir);
   if (action === 'approve' && target !== undefined && extra.length === 0) {
     const { read, plugin } = checkForApproval(target, approvals, config.plugins.caps);
@@ -261,6 +271,7 @@ function checkForApproval(folder: string, approvals: Approvals, caps: LimitCaps)
 async function start(io: CliIo): Promise<number> {
   const environment = readEnvironment(process.env, process.cwd());
   const config = loadConfig(environment, process.cwd());
+  checkDataDir(config, environment, true);
   const logger = createLogger({ level: config.logLevel, name: 'bulkhead' });
   // Slack's Socket Mode client reconnects on its own; a rejection it leaves unhandled during an
   // outage must not stop the host (Node's default): log it, without its data, and keep serving.
