@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadConfig, readEnvironment, type BulkheadConfig, type Environment } from '../config/config.js';
+import { loadConfig, readEnvironment, settingWarnings, type BulkheadConfig, type Environment } from '../config/config.js';
 import { prepareDataDir } from '../config/data-dir.js';
 import { BulkheadError } from '../core/errors.js';
 import { fromRoot, isEntryPoint } from '../core/paths.js';
@@ -90,6 +90,17 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
   }
 }
 
+/**
+ * The environment and the configuration, as every command reads them: the warnings about the
+ * environment (a misspelled BULKHEAD_ name, a NODE_ENV that is not production) are printed first,
+ * so they show even when the configuration is then refused.
+ */
+function readSettings(io: CliIo): { environment: Environment; config: BulkheadConfig } {
+  const environment = readEnvironment(process.env, process.cwd());
+  for (const warning of settingWarnings(environment)) io.err(`warning: ${warning}`);
+  return { environment, config: loadConfig(environment, process.cwd()) };
+}
+
 /** Checks (and when `create`, creates) the data directory before anything opens a file in it. */
 function checkDataDir(config: BulkheadConfig, environment: Environment, create: boolean): void {
   const variableSet = (environment.vars['BULKHEAD_DATA_DIR'] ?? '') !== '';
@@ -98,8 +109,7 @@ function checkDataDir(config: BulkheadConfig, environment: Environment, create: 
 
 /** Settings and keys as `start` reads them; the CLI's one-shot commands need a single worker. */
 function hostFromEnvironment(io: CliIo, overrides: { workers?: number } = {}): Host {
-  const environment = readEnvironment(process.env, process.cwd());
-  const loaded = loadConfig(environment, process.cwd());
+  const { environment, config: loaded } = readSettings(io);
   checkDataDir(loaded, environment, true);
   const config = overrides.workers ? { ...loaded, plugins: { ...loaded.plugins, workers: overrides.workers } } : loaded;
   const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`) });
@@ -204,9 +214,14 @@ function dashboardCommand(args: readonly string[], io: CliIo): number {
   const flags = parseFlags(rest, ['--user']);
   if (flags.user === undefined || flags.positional.length > 0) throw new BulkheadError('BH_CLI_USAGE', { problem: 'dashboard link takes --user <name> only' });
   const caller = consoleCaller(flags.user); // refuses a malformed name as bad usage
-  const environment = readEnvironment(process.env, process.cwd());
-  const config = loadConfig(environment, process.cwd());
-  const rootKeys = loadRootKeys({ env: environment.vars, production: environment.production, envFile: environment.envFile, warn: (message) => io.err(`warning: ${message}`) });
+  const { environment, config } = readSettings(io);
+  const rootKeys = loadRootKeys({
+    env: environment.vars,
+    production: environment.production,
+    envFile: environment.envFile,
+    fromFile: environment.fromFile,
+    warn: (message) => io.err(`warning: ${message}`),
+  });
   const keys = new KeyService(rootKeys);
   rootKeys.master.fill(0);
   rootKeys.signing.fill(0);
@@ -218,8 +233,7 @@ function dashboardCommand(args: readonly string[], io: CliIo): number {
 
 function pluginCommand(args: readonly string[], io: CliIo): number {
   const [action, target, ...extra] = args;
-  const environment = readEnvironment(process.env, process.cwd());
-  const config = loadConfig(environment, process.cwd());
+  const { environment, config } = readSettings(io);
   // Only approving writes there; revoke and list read what is there, if anything.
   if (action === 'approve' || action === 'revoke' || action === 'list') checkDataDir(config, environment, action === 'approve');
   const approvals = new Approvals(config.dataDir);
@@ -269,8 +283,7 @@ function checkForApproval(folder: string, approvals: Approvals, caps: LimitCaps)
 }
 
 async function start(io: CliIo): Promise<number> {
-  const environment = readEnvironment(process.env, process.cwd());
-  const config = loadConfig(environment, process.cwd());
+  const { environment, config } = readSettings(io);
   checkDataDir(config, environment, true);
   const logger = createLogger({ level: config.logLevel, name: 'bulkhead' });
   // Slack's Socket Mode client reconnects on its own; a rejection it leaves unhandled during an

@@ -4,8 +4,9 @@ import { BulkheadError } from '../core/errors.js';
 import { ciphers, type Cipher } from '../sqlite/encrypted-database.js';
 import type { LimitCaps } from '../sandbox/limits.js';
 import { storeDefaults } from '../store/store.js';
+import { masterKeyVariable, signingKeyVariable } from '../keys/load-keys.js';
 import { readEnvFile } from './env-file.js';
-import { limitRegistry, type SettableLimitName } from './limits.js';
+import { limitNames, limitRegistry, type SettableLimitName } from './limits.js';
 
 /**
  * Where settings and keys come from: the process environment merged over `.env.local` (the
@@ -30,6 +31,102 @@ export function readEnvironment(processEnv: Readonly<Record<string, string | und
   const file = production ? {} : readEnvFile(envFile);
   const fromFile = new Set(Object.keys(file).filter((name) => !Object.hasOwn(processEnv, name)));
   return { vars: { ...file, ...processEnv }, production, envFile, fromFile };
+}
+
+/** The variables `loadConfig` reads by name (the limits' variables are in host/config/limits.ts). */
+const configVariables = [
+  'BULKHEAD_DATA_DIR',
+  'BULKHEAD_STORE_CIPHER',
+  'BULKHEAD_PLUGIN_PATH',
+  'BULKHEAD_WORKERS',
+  'BULKHEAD_PUBLIC_URL',
+  'BULKHEAD_SESSION_HOURS',
+  'BULKHEAD_SESSION_IDLE_MINUTES',
+  'BULKHEAD_LOGIN_PER_MINUTE',
+  'BULKHEAD_INVOKE_PER_MINUTE',
+  'BULKHEAD_LOG_LEVEL',
+  'BULKHEAD_HTTP_HOST',
+  'BULKHEAD_HTTP_PORT',
+  'BULKHEAD_ADMINS',
+  'BULKHEAD_LLM_MODEL',
+  'BULKHEAD_LLM_TIMEOUT_MS',
+  'BULKHEAD_LLM_MAX_RETRIES',
+  'SLACK_API_URL',
+  'OPENAI_BASE_URL',
+] as const;
+type ConfigVariable = (typeof configVariables)[number];
+
+/**
+ * Every `BULKHEAD_` variable Bulkhead reads, from this one list: the settings `loadConfig` reads,
+ * the limits' variables (host/config/limits.ts) and the root keys with their `_FILE` forms
+ * (host/keys/load-keys.ts). Any other `BULKHEAD_` name is reported as a likely typo
+ * (`settingWarnings`); tests/unit/config.test.ts fails when this file reads a name not listed.
+ */
+export const knownVariables: readonly string[] = Object.freeze([
+  ...configVariables.filter((name) => name.startsWith('BULKHEAD_')),
+  ...limitNames.flatMap((name) => limitRegistry[name].env ?? []),
+  ...[masterKeyVariable, signingKeyVariable].flatMap((name) => [name, `${name}_FILE`]),
+]);
+
+/**
+ * Warnings about the environment, for the CLI to print (as `warning: ...`) before it reads the
+ * configuration: a `BULKHEAD_` name that is no setting (a typo would otherwise be ignored
+ * silently), and a `NODE_ENV` that looks meant to turn production mode on but does not. They
+ * name variables only, never a value.
+ */
+export function settingWarnings(environment: Environment): string[] {
+  const warnings: string[] = [];
+  const known = new Set(knownVariables);
+  for (const name of Object.keys(environment.vars).sort()) {
+    if (!/^bulkhead_/i.test(name) || known.has(name) || environment.vars[name] === undefined) continue;
+    const shown = name.replace(/[^A-Za-z0-9_]/g, '?').slice(0, 64);
+    const where = environment.fromFile.has(name) ? ' (set in .env.local)' : '';
+    const suggestion = closestVariable(name);
+    warnings.push(`${shown}${where} is not a Bulkhead setting; ${suggestion === undefined ? 'it is ignored' : `did you mean ${suggestion}?`}`);
+  }
+  const nodeEnv = environment.vars['NODE_ENV'];
+  if (environment.fromFile.has('NODE_ENV')) {
+    warnings.push(
+      'NODE_ENV in .env.local has no effect: only NODE_ENV=production in the real environment turns production mode on, so this runs in development mode.',
+    );
+  } else if (nodeEnv !== undefined && nodeEnv !== '' && !['production', 'development', 'test'].includes(nodeEnv)) {
+    warnings.push(
+      'NODE_ENV is set to something other than production, development or test: only NODE_ENV=production turns production mode on, ' +
+        'so this runs in development mode (it reads .env.local and generates missing keys there).',
+    );
+  }
+  return warnings;
+}
+
+/**
+ * The known variable closest to a misspelled one: within 3 edits (case ignored), or one name
+ * starting with the other when at least 4 characters follow `BULKHEAD_`. None when nothing is close.
+ */
+export function closestVariable(name: string): string | undefined {
+  const wanted = name.toUpperCase();
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of knownVariables) {
+    const distance = editDistance(wanted, candidate);
+    const shorter = Math.min(wanted.length, candidate.length);
+    const prefix = shorter >= 'BULKHEAD_'.length + 4 && (candidate.startsWith(wanted) || wanted.startsWith(candidate));
+    if (distance > 3 && !prefix) continue;
+    if (best === undefined || distance < best.distance) best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
 }
 
 /** The operator's configuration, validated once and frozen. Every default is here. */
@@ -148,33 +245,34 @@ export interface StoreSettings {
  * const config = loadConfig(environment, process.cwd());
  */
 export function loadConfig(environment: Environment, cwd: string): BulkheadConfig {
-  const env = environment.vars;
+  // Typed so that reading a name missing from `configVariables` (and so from `knownVariables`) does not compile.
+  const env: Readonly<Partial<Record<ConfigVariable, string>>> = environment.vars;
   const config: BulkheadConfig = {
     production: environment.production,
     dataDir: path.resolve(cwd, env['BULKHEAD_DATA_DIR'] || 'data'),
     store: {
       cipher: oneOf('BULKHEAD_STORE_CIPHER', env['BULKHEAD_STORE_CIPHER'], ciphers, storeDefaults.cipher),
-      maxOpenFiles: limit(env, 'store.maxOpenFiles'),
-      pageCacheKiB: limit(env, 'store.pageCacheKiB'),
-      maxRowsExamined: limit(env, 'store.maxRowsExamined'),
-      busyTimeoutMs: limit(env, 'store.busyTimeoutMs'),
-      idleCloseSeconds: limit(env, 'store.idleCloseSeconds'),
+      maxOpenFiles: limit(environment.vars, 'store.maxOpenFiles'),
+      pageCacheKiB: limit(environment.vars, 'store.pageCacheKiB'),
+      maxRowsExamined: limit(environment.vars, 'store.maxRowsExamined'),
+      busyTimeoutMs: limit(environment.vars, 'store.busyTimeoutMs'),
+      idleCloseSeconds: limit(environment.vars, 'store.idleCloseSeconds'),
     },
     plugins: {
       path: (env['BULKHEAD_PLUGIN_PATH'] ?? '').split(':').filter((entry) => entry !== '').map((entry) => path.resolve(cwd, entry)),
       workers: integer('BULKHEAD_WORKERS', env['BULKHEAD_WORKERS'], 1, 256, availableParallelism()),
-      instancesPerWorker: limit(env, 'executor.maxInstancesPerWorker'),
-      queuePerWorker: limit(env, 'executor.maxQueuePerWorker'),
+      instancesPerWorker: limit(environment.vars, 'executor.maxInstancesPerWorker'),
+      queuePerWorker: limit(environment.vars, 'executor.maxQueuePerWorker'),
       caps: Object.freeze({
-        timeoutMs: limit(env, 'ceiling.timeoutMs'),
-        memoryMiB: limit(env, 'ceiling.memoryMiB'),
-        maxInputBytes: limit(env, 'ceiling.maxInputBytes'),
-        maxOutputBytes: limit(env, 'ceiling.maxOutputBytes'),
-        maxQueriesPerCall: limit(env, 'ceiling.maxQueriesPerCall'),
-        maxRepliesPerCall: limit(env, 'ceiling.maxRepliesPerCall'),
-        storeMiB: limit(env, 'ceiling.storeMiB'),
+        timeoutMs: limit(environment.vars, 'ceiling.timeoutMs'),
+        memoryMiB: limit(environment.vars, 'ceiling.memoryMiB'),
+        maxInputBytes: limit(environment.vars, 'ceiling.maxInputBytes'),
+        maxOutputBytes: limit(environment.vars, 'ceiling.maxOutputBytes'),
+        maxQueriesPerCall: limit(environment.vars, 'ceiling.maxQueriesPerCall'),
+        maxRepliesPerCall: limit(environment.vars, 'ceiling.maxRepliesPerCall'),
+        storeMiB: limit(environment.vars, 'ceiling.storeMiB'),
       }),
-      instanceCacheMiB: limit(env, 'executor.instanceCacheMiBPerWorker'),
+      instanceCacheMiB: limit(environment.vars, 'executor.instanceCacheMiBPerWorker'),
     },
     dashboard: {
       publicUrl: publicUrl(env['BULKHEAD_PUBLIC_URL']),

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultLimits, resolveLimits } from '../../host/sandbox/limits.js';
-import { loadConfig as loadConfigFrom, readEnvironment } from '../../host/config/config.js';
+import { closestVariable, knownVariables, loadConfig as loadConfigFrom, readEnvironment, settingWarnings } from '../../host/config/config.js';
+import { limitNames, limitRegistry } from '../../host/config/limits.js';
+import { fromRoot } from '../../host/core/paths.js';
 import { BulkheadError, isBulkheadError } from '../../host/core/errors.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -144,4 +146,58 @@ test('every manifest limit has an operator ceiling: a manifest asking for more g
   // Every limit a manifest can set has its ceiling (a new limit without one fails here).
   assert.deepEqual(Object.keys(config.plugins.caps).sort(), Object.keys(defaultLimits).sort());
   assert.throws(() => loadConfig({ BULKHEAD_LIMIT_STORE_MIB: '0' }, '/srv/bulkhead'), /BULKHEAD_LIMIT_STORE_MIB/);
+});
+
+test('knownVariables lists every BULKHEAD_ name the configuration, the limits and the keys read', () => {
+  const known = new Set(knownVariables);
+  for (const file of [['host', 'config', 'config.ts'], ['host', 'config', 'data-dir.ts'], ['host', 'keys', 'load-keys.ts']]) {
+    const source = readFileSync(fromRoot(...file), 'utf8');
+    for (const [, name] of source.matchAll(/['"`](BULKHEAD_[A-Z_]+)['"`]/g)) assert.ok(known.has(name as string), `${file.join('/')} reads ${name}, which is not in knownVariables`);
+  }
+  for (const name of limitNames) {
+    const variable = limitRegistry[name].env;
+    if (variable !== undefined) assert.ok(known.has(variable), variable);
+  }
+  for (const variable of ['BULKHEAD_MASTER_KEY', 'BULKHEAD_MASTER_KEY_FILE', 'BULKHEAD_SIGNING_KEY', 'BULKHEAD_SIGNING_KEY_FILE', 'BULKHEAD_DATA_DIR', 'BULKHEAD_LOG_LEVEL']) assert.ok(known.has(variable), variable);
+  assert.equal(known.size, knownVariables.length, 'no name twice');
+});
+
+test('closestVariable: within 3 edits or a long shared prefix, case ignored; nothing when nothing is close', () => {
+  assert.equal(closestVariable('BULKHEAD_WORKER'), 'BULKHEAD_WORKERS');
+  assert.equal(closestVariable('BULKHEAD_MASTERKEY'), 'BULKHEAD_MASTER_KEY');
+  assert.equal(closestVariable('bulkhead_data_dir'), 'BULKHEAD_DATA_DIR');
+  assert.equal(closestVariable('BULKHEAD_STORE_PAGE_CACHE'), 'BULKHEAD_STORE_PAGE_CACHE_KIB');
+  assert.equal(closestVariable('BULKHEAD_COMPLETELY_DIFFERENT'), undefined);
+  assert.equal(closestVariable('BULKHEAD_X'), undefined);
+});
+
+test('settingWarnings names misspelled variables and where they are set, never their values; NODE_ENV outside production, development and test is warned about', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(path.join(dir, '.env.local'), 'BULKHEAD_WORKER=file-value-1\nBULKHEAD_WORKERS=2\n');
+    const warnings = settingWarnings(readEnvironment({ BULKHEAD_LOG_LEVL: 'env-value-2', BULKHEAD_HTTP_PORT: '1', NODE_ENV: 'prod' }, dir));
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.ok(warnings.includes('BULKHEAD_LOG_LEVL is not a Bulkhead setting; did you mean BULKHEAD_LOG_LEVEL?'));
+    assert.ok(warnings.includes('BULKHEAD_WORKER (set in .env.local) is not a Bulkhead setting; did you mean BULKHEAD_WORKERS?'));
+    assert.ok(warnings.some((w) => w.startsWith('NODE_ENV is set to something other than production')));
+    assert.ok(!warnings.join('\n').includes('value'));
+    for (const nodeEnv of ['production', 'development', 'test', '']) assert.deepEqual(settingWarnings(readEnvironment({ NODE_ENV: nodeEnv }, '/nonexistent')), [], nodeEnv);
+    // Production ignores .env.local, so nothing there is warned about.
+    assert.deepEqual(settingWarnings(readEnvironment({ NODE_ENV: 'production' }, dir)), []);
+  } finally {
+    cleanup();
+  }
+});
+
+test('readEnvironment records which values came from .env.local (fromFile); the real environment wins and is never in it', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(path.join(dir, '.env.local'), 'BULKHEAD_MASTER_KEY=aa\nBULKHEAD_WORKERS=2\n');
+    const environment = readEnvironment({ BULKHEAD_WORKERS: '3' }, dir);
+    assert.deepEqual([...environment.fromFile], ['BULKHEAD_MASTER_KEY']);
+    assert.equal(environment.vars['BULKHEAD_WORKERS'], '3');
+    assert.deepEqual([...readEnvironment({ NODE_ENV: 'production' }, dir).fromFile], []);
+  } finally {
+    cleanup();
+  }
 });
