@@ -126,3 +126,17 @@ test('pdk/build.mjs refuses a plugin whose plugin.json is broken JSON, with file
   assert.match(result.stderr, /plugin broken: sources\/broken\/plugin\.json:7:17: not valid JSON: a trailing comma: nothing follows it before "\}"/);
   assert.equal(existsSync(path.join(dir, 'out', 'broken')), false, 'nothing is built');
 });
+
+test('at call time an extra params property comes from the caller, not the author: it stays unnamed', () => {
+  const env = {
+    PATH: process.env['PATH'],
+    BULKHEAD_DATA_DIR: path.join(dir, 'call-data'),
+    BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+  };
+  const params = JSON.stringify({ text: 'buy milk', callersecret: 1 });
+  const result = spawnSync(process.execPath, [cli, 'invoke', '--user', 'alice', 'notes.add', params], { cwd: dir, env, encoding: 'utf8' });
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /BH_PARAMS_INVALID: notes\.add was given invalid params: params must NOT have additional properties/);
+  assertNotEchoed(result.stdout + result.stderr, ['callersecret', 'buy milk']);
+});
