@@ -8,11 +8,12 @@
 // restart takes seconds). Outputs are written to a temporary name and renamed into place, so a
 // host reading them never sees half a file.
 //
-// Every direct subfolder of <sourceRoot> holding a plugin.json is a plugin. Its plugin.json is
-// copied byte for byte to <outRoot>/<name>/plugin.json, and <outRoot>/<name>/plugin.wasm is
-// compiled from either <name>/plugin.wat (WebAssembly text, with wabt) or
-// <name>/assembly/index.ts (AssemblyScript, importing the PDK in pdk/assembly). Folders without
-// plugin.json are skipped; a missing <sourceRoot> means there is nothing to build.
+// Every direct subfolder of <sourceRoot> holding a plugin.json is a plugin. Its plugin.json must be
+// UTF-8 JSON (a syntax error is reported as file:line:column) and is copied byte for byte to
+// <outRoot>/<name>/plugin.json, and <outRoot>/<name>/plugin.wasm is compiled from either
+// <name>/plugin.wat (WebAssembly text, with wabt) or <name>/assembly/index.ts (AssemblyScript,
+// importing the PDK in pdk/assembly). Folders without plugin.json are skipped; a missing
+// <sourceRoot> means there is nothing to build.
 //
 // Exit codes: 0 built (or nothing to build), 1 a plugin failed to build, 2 bad usage.
 /* global WebAssembly */
@@ -133,10 +134,11 @@ async function main(args) {
     const started = performance.now();
     const outDir = path.join(outRoot, name);
     if (ifChanged && (await upToDate(outDir, Math.max(toolsChanged, await newestChange([path.join(sourceRoot, name)]))))) continue;
+    const manifest = await readManifest(path.join(sourceRoot, name, 'plugin.json'), name);
     const { wasm, language } = await compile(path.join(sourceRoot, name), name);
     await mkdir(outDir, { recursive: true });
     await writeAtomically(path.join(outDir, 'plugin.wasm'), wasm);
-    await writeAtomically(path.join(outDir, 'plugin.json'), await readFile(path.join(sourceRoot, name, 'plugin.json')));
+    await writeAtomically(path.join(outDir, 'plugin.json'), manifest);
     const ms = Math.round(performance.now() - started);
     console.error(`built ${path.relative(process.cwd(), outDir) || '.'} from ${language} (${(wasm.byteLength / 1024).toFixed(1)} KiB, ${ms} ms)`);
   }
@@ -173,6 +175,38 @@ async function writeAtomically(file, bytes) {
   await writeFile(temporary, bytes);
   await rename(temporary, file);
 }
+
+/**
+ * plugin.json's bytes, once they are UTF-8 JSON: the host refuses anything else, so the build does
+ * too, naming the file, line and column (`file:line:column`, which editors and terminals link).
+ * The position comes from the host's scanner in dist/ (built before the plugins); without it, the
+ * error still names the file.
+ */
+async function readManifest(file, name) {
+  const bytes = await readFile(file);
+  const shown = path.relative(process.cwd(), file) || file;
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BuildError(`plugin ${name}: ${shown} is not UTF-8 text (save it as UTF-8)`);
+  }
+  try {
+    JSON.parse(text);
+  } catch {
+    const scanner = await import(jsonPositionModule).catch(() => undefined);
+    const found = scanner?.findJsonSyntaxError(text);
+    throw new BuildError(
+      found
+        ? `plugin ${name}: ${shown}:${found.line}:${found.column}: not valid JSON: ${found.problem}`
+        : `plugin ${name}: ${shown} is not valid JSON (run \`npm run build\` once for the line and column)`,
+    );
+  }
+  return bytes;
+}
+
+/** host/core/json-position.ts as compiled: it imports nothing, so it loads without the host. */
+const jsonPositionModule = new URL('../dist/host/core/json-position.js', import.meta.url).href;
 
 async function compile(folder, name) {
   const wat = path.join(folder, 'plugin.wat');

@@ -75,7 +75,7 @@ let validateSchema: ReturnType<Ajv2020['compile']> | undefined;
 function schemaValidator(): ReturnType<Ajv2020['compile']> {
   if (!validateSchema) {
     const schema = JSON.parse(readFileSync(fromRoot('schemas', 'plugin-manifest.v1.json'), 'utf8')) as object;
-    validateSchema = new Ajv2020({ allErrors: false, strict: true }).compile(schema);
+    validateSchema = new Ajv2020({ allErrors: false, strict: true, verbose: true }).compile(schema);
   }
   return validateSchema;
 }
@@ -99,13 +99,59 @@ export function parseManifest(value: unknown, source: string): PluginManifest {
   return deepFreeze(structuredClone(manifest));
 }
 
+/**
+ * An Ajv error in words a plugin author can act on. Values from the schema (allowed values,
+ * allowed properties) are shown; a name from the manifest only when it is plainly safe to print
+ * (see safeName), since a hostile manifest may hold terminal escapes or megabytes in a key.
+ */
 function describeSchemaError(error: ErrorObject | undefined): string {
   if (!error) return 'it does not match the schema';
-  const at = error.instancePath === '' ? 'the top level' : error.instancePath;
-  if (error.keyword === 'additionalProperties') {
-    return `${at} has a property the schema does not allow (allowed properties are listed in the schema)`;
+  const segments = error.instancePath.split('/').slice(1);
+  const at = segments.length === 0 ? 'the top level' : `/${segments.map((s) => safeName(s) ?? '*').join('/')}`;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const name = typeof params['additionalProperty'] === 'string' ? params['additionalProperty'] : '';
+      const shown = safeName(name);
+      const which = shown === undefined ? `a property whose name is not shown (${name.length} characters, not all letters, digits or _.:-)` : `a property "${shown}"`;
+      return `${at} has ${which} that the schema does not allow${allowedProperties(error.parentSchema)}`;
+    }
+    case 'enum':
+      return `${at} must be one of ${listValues(params['allowedValues'])}`;
+    case 'const':
+      return `${at} must be ${listValues([params['allowedValue']])}`;
+    default: {
+      // A failed propertyNames check: Ajv reports the inner error with the key beside it.
+      const key = error.propertyName;
+      if (key !== undefined) {
+        const shown = safeName(key);
+        const which = shown === undefined ? `a property name (not shown, ${key.length} characters) that` : `a property name "${shown}" that`;
+        return `${at} has ${which} ${error.message ?? 'does not match the schema'}`;
+      }
+      return `${at} ${error.message ?? 'does not match the schema'}`;
+    }
   }
-  return `${at} ${error.message ?? 'does not match the schema'}`;
+}
+
+/** Names from a manifest are printed only when they match this; else as `*` or their length. */
+const printableName = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function safeName(name: string): string | undefined {
+  return printableName.test(name) ? name : undefined;
+}
+
+/** " (allowed: a, b, c)" from the schema beside an additionalProperties error (Ajv's verbose mode). */
+function allowedProperties(parentSchema: unknown): string {
+  if (typeof parentSchema !== 'object' || parentSchema === null) return '';
+  const properties = (parentSchema as { properties?: unknown }).properties;
+  if (typeof properties !== 'object' || properties === null) return '';
+  const names = Object.keys(properties);
+  return names.length === 0 ? '' : ` (allowed: ${names.join(', ')})`;
+}
+
+/** Values from our own schema (enum, const), as JSON: strings in double quotes. */
+function listValues(values: unknown): string {
+  return Array.isArray(values) ? values.map((v) => JSON.stringify(v)).join(', ') : 'a value the schema allows';
 }
 
 function storageProblem(storage: StorageSpec | undefined): string | undefined {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BulkheadError } from '../core/errors.js';
+import { describeJsonSyntaxError } from '../core/json-position.js';
 import { parseManifest, pluginNamePattern, type PluginManifest } from '../manifest/manifest.js';
 
 /**
@@ -50,11 +51,19 @@ export function readFolderBytes(folder: string): PluginFolderBytes {
   }
   const manifestBytes = readBounded(real, 'plugin.json', maxManifestBytes);
   const wasm = readBounded(real, 'plugin.wasm', maxWasmBytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(manifestBytes);
+  } catch {
+    throw folderInvalid(real, 'plugin.json is not UTF-8 text (save it as UTF-8)');
+  }
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestBytes));
+    json = JSON.parse(text);
   } catch {
-    throw folderInvalid(real, 'plugin.json is not UTF-8 JSON');
+    // JSON.parse's message quotes the text and differs between Node versions: only the position
+    // (and a fixed phrase) from our own scanner is shown.
+    throw folderInvalid(real, `plugin.json is not valid JSON${describeJsonSyntaxError(text)}`);
   }
   return { folder: real, json, wasm, manifestSha256: sha256(manifestBytes), wasmSha256: sha256(wasm) };
 }

@@ -138,7 +138,7 @@ const badFolders: BadFolder[] = [
     attack: 'a manifest that is not UTF-8',
     make: (where) => writeFileSync(manifestFile(where), Buffer.concat([Buffer.from(manifestText('latin').slice(0, -1)), Buffer.from(',"x":"caf\xe9"}', 'latin1')])),
     code: 'BH_PLUGIN_FOLDER_INVALID',
-    problem: /plugin\.json is not UTF-8 JSON/,
+    problem: /plugin\.json is not UTF-8 text/,
     approveCode: 'BH_PLUGIN_FOLDER_INVALID',
   },
   {
