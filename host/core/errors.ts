@@ -221,6 +221,10 @@ export const errorTable = {
     area: 'plugin',
     message: '{file} is not a valid approvals file. Restore it from a backup, or delete it and approve the plugins again.',
   },
+  BH_PLUGIN_APPROVAL_NOT_FOUND: {
+    area: 'plugin',
+    message: 'There is no approval for {plugin}, so nothing was revoked; {approved}. `npx bulkhead plugin list` shows what the host loads and refuses.',
+  },
   BH_PLUGIN_NOT_APPROVED: {
     area: 'plugin',
     message:
