@@ -18,23 +18,109 @@ import { loadRootKeys } from '../keys/load-keys.js';
 import { LoginLinks } from '../../dashboard/login-links.js';
 import { dashboardBaseUrl } from '../fronts/start.js';
 
-const usage = `Usage: bulkhead <command>
+/** One line of the usage: how a command is written and what it does. */
+interface UsageLine {
+  readonly synopsis: string;
+  readonly summary: string;
+}
 
-Commands:
-  start                      Run the host on the configuration in the environment and .env.local
-  invoke --user <name> <plugin>.<capability> ['<params json>'] [--json]
-                             Run one capability as console user <name> and print its replies and result
-  console --user <name>      Interactive prompt: one <plugin>.<capability> [params json] per line
-  dashboard link --user <name>
-                             Print a single-use dashboard login link for console user <name> (10 minutes)
-  plugin approve <folder>    Trust the plugin in <folder> as it is now (pins its name and sha256)
-  plugin revoke <name>       Forget the approval of plugin <name>
-  plugin list                Show the plugins the host would load, and the ones it refuses
-  keys generate              Print a fresh BULKHEAD_MASTER_KEY and BULKHEAD_SIGNING_KEY for production
-  help                       Show this text
-  version                    Print the version
+/** Every command, with its usage lines, in the order `help` shows them. */
+const commands = {
+  start: [{ synopsis: 'start', summary: 'Run the host on the configuration in the environment and .env.local' }],
+  invoke: [
+    {
+      synopsis: "invoke --user <name> <plugin>.<capability> ['<params json>'] [--json]",
+      summary: 'Run one capability as console user <name> and print its replies and result',
+    },
+  ],
+  console: [{ synopsis: 'console --user <name>', summary: 'Interactive prompt: one <plugin>.<capability> [params json] per line' }],
+  dashboard: [{ synopsis: 'dashboard link --user <name>', summary: 'Print a single-use dashboard login link for console user <name> (10 minutes)' }],
+  plugin: [
+    { synopsis: 'plugin approve <folder>', summary: 'Trust the plugin in <folder> as it is now (pins its name and sha256)' },
+    { synopsis: 'plugin revoke <name>', summary: 'Forget the approval of plugin <name>' },
+    { synopsis: 'plugin list', summary: 'Show the plugins the host would load, and the ones it refuses' },
+  ],
+  keys: [{ synopsis: 'keys generate', summary: 'Print a fresh BULKHEAD_MASTER_KEY and BULKHEAD_SIGNING_KEY for production' }],
+  help: [{ synopsis: 'help [<command>]', summary: "Show this text, or one command's usage (also `<command> --help`)" }],
+  version: [{ synopsis: 'version', summary: 'Print the version' }],
+} as const satisfies Record<string, readonly UsageLine[]>;
 
-Exit codes: 0 success, 1 failure (e.g. a capability error), 2 bad usage.`;
+type CommandName = keyof typeof commands;
+const commandNames = Object.keys(commands) as CommandName[];
+const exitCodes = 'Exit codes: 0 success, 1 failure (e.g. a capability error), 2 bad usage.';
+
+function usageRows(lines: readonly UsageLine[]): string[] {
+  return lines.flatMap(({ synopsis, summary }) =>
+    synopsis.length <= 26 ? [`  ${synopsis.padEnd(27)}${summary}`] : [`  ${synopsis}`, `${' '.repeat(29)}${summary}`],
+  );
+}
+
+const usage = ['Usage: bulkhead <command>', '', 'Commands:', ...commandNames.flatMap((name) => usageRows(commands[name])), '', exitCodes].join('\n');
+
+/** One command's usage, as `bulkhead <command> --help` and `bulkhead help <command>` print it. */
+function commandUsage(name: CommandName): string {
+  const rows = commands[name].flatMap(({ synopsis, summary }) => [`  bulkhead ${synopsis}`, `      ${summary}`]);
+  return ['Usage:', ...rows, '', exitCodes].join('\n');
+}
+
+function isCommand(word: string | undefined): word is CommandName {
+  return word !== undefined && Object.hasOwn(commands, word);
+}
+
+/** A word the user typed, as it may be echoed back: word characters and hyphens, at most 32. */
+export function printable(word: string): string {
+  return word.replace(/[^\w-]/g, '').slice(0, 32);
+}
+
+/** The candidate closest to `word` (edit distance), if it is close enough to be a likely typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const allowed = Math.max(1, Math.floor((best?.length ?? 0) / 3));
+  return best !== undefined && bestDistance <= allowed ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (a.length > 64) return Infinity;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((previous[j] as number) + 1, (row[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length] as number;
+}
+
+/** `Unknown <what> "<word>". Did you mean "<closest>"?`, or the list of what there is. */
+function unknownWord(what: string, word: string, candidates: readonly string[]): string {
+  const shown = printable(word);
+  const named = shown === '' ? `Unknown ${what}` : `Unknown ${what} "${shown}"`;
+  const suggestion = closest(word, candidates);
+  return suggestion ? `${named}. Did you mean "${suggestion}"?` : `${named}. Known: ${candidates.join(', ')}.`;
+}
+
+/** The same, as the problem of a BH_CLI_USAGE error: `unknown <what> "<word>" (did you mean "<closest>"?)`. */
+export function unknownProblem(what: string, word: string, candidates: readonly string[]): string {
+  const shown = printable(word);
+  const named = shown === '' ? `unknown ${what}` : `unknown ${what} "${shown}"`;
+  if (candidates.length === 0) return `${named} (there are none here)`;
+  const suggestion = closest(word, candidates);
+  return suggestion ? `${named} (did you mean "${suggestion}"?)` : `${named} (known: ${candidates.join(', ')})`;
+}
+
+/** Bad usage (exit 2): main prints the error, then the usage of the command it was given. */
+function usageError(problem: string): BulkheadError {
+  return new BulkheadError('BH_CLI_USAGE', { problem });
+}
 
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -43,12 +129,19 @@ export interface CliIo {
 
 const consoleIo: CliIo = { out: (line) => console.log(line), err: (line) => console.error(line) };
 
+const helpFlags: ReadonlySet<string> = new Set(['--help', '-h']);
+
 /** Runs the CLI. Exit codes: 0 success, 1 failure, 2 bad usage. */
 export async function main(argv: readonly string[], io: CliIo = consoleIo): Promise<number> {
   const [command, ...rest] = argv;
+  if (isCommand(command) && rest.some((arg) => helpFlags.has(arg))) {
+    io.out(commandUsage(command));
+    return 0;
+  }
   try {
     switch (command) {
       case 'start':
+        if (rest.length > 0) throw usageError('start takes no arguments');
         return await start(io);
       case 'invoke':
         return await invoke(rest, io);
@@ -59,31 +152,30 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
       case 'dashboard':
         return dashboardCommand(rest, io);
       case 'keys':
-        if (rest[0] === 'generate' && rest.length === 1) {
-          io.out(`BULKHEAD_MASTER_KEY=${randomBytes(32).toString('hex')}`);
-          io.out(`BULKHEAD_SIGNING_KEY=${randomBytes(32).toString('hex')}`);
-          return 0;
-        }
-        io.err(usage);
-        return 2;
+        subcommand('keys', rest, ['generate']);
+        if (rest.length !== 1) throw usageError('keys generate takes no arguments');
+        io.out(`BULKHEAD_MASTER_KEY=${randomBytes(32).toString('hex')}`);
+        io.out(`BULKHEAD_SIGNING_KEY=${randomBytes(32).toString('hex')}`);
+        return 0;
       case 'version':
       case '--version':
         io.out(version());
         return 0;
       case 'help':
       case '--help':
-        io.out(usage);
-        return 0;
+      case '-h':
+        return help(rest, io);
       case undefined:
         io.err(usage);
         return 2;
       default:
-        io.err(`Unknown command. ${usage}`);
+        io.err(`${unknownWord('command', command, commandNames)} Run \`npx bulkhead help\` for the commands.`);
         return 2;
     }
   } catch (error) {
     if (error instanceof BulkheadError) {
       io.err(`error ${error.code}: ${error.message}`);
+      if (error.code === 'BH_CLI_USAGE' && isCommand(command)) io.err(commandUsage(command));
       return error.code === 'BH_CLI_USAGE' ? 2 : 1;
     }
     throw error;
@@ -105,6 +197,29 @@ function readSettings(io: CliIo): { environment: Environment; config: BulkheadCo
 function checkDataDir(config: BulkheadConfig, environment: Environment, create: boolean): void {
   const variableSet = (environment.vars['BULKHEAD_DATA_DIR'] ?? '') !== '';
   prepareDataDir(config.dataDir, { create, variableSet });
+}
+
+function help(args: readonly string[], io: CliIo): number {
+  if (args.length === 0) {
+    io.out(usage);
+    return 0;
+  }
+  const [name] = args;
+  if (args.length === 1 && isCommand(name)) {
+    io.out(commandUsage(name));
+    return 0;
+  }
+  if (args.length > 1) throw usageError('help takes at most one command');
+  io.err(`${unknownWord('command', name as string, commandNames)} Run \`npx bulkhead help\` for the commands.`);
+  return 2;
+}
+
+/** The subcommand `args[0]` of `command`, one of `known`; bad usage (with a suggestion) otherwise. */
+function subcommand<T extends string>(command: CommandName, args: readonly string[], known: readonly T[]): T {
+  const [word] = args;
+  if (word === undefined) throw usageError(`${command} needs a subcommand: ${known.join(', ')}`);
+  if ((known as readonly string[]).includes(word)) return word as T;
+  throw usageError(unknownProblem(`${command} subcommand`, word, known));
 }
 
 /** Settings and keys as `start` reads them; the CLI's one-shot commands need a single worker. */
@@ -131,13 +246,13 @@ function parseFlags(args: readonly string[], allowed: readonly string[]): Flags 
     const arg = args[i] as string;
     if (arg === '--user' && allowed.includes('--user')) {
       user = args[++i];
-      if (user === undefined) throw new BulkheadError('BH_CLI_USAGE', { problem: '--user needs a name' });
+      if (user === undefined) throw usageError('--user needs a name');
     } else if (arg.startsWith('--user=') && allowed.includes('--user')) {
       user = arg.slice('--user='.length);
     } else if (arg === '--json' && allowed.includes('--json')) {
       json = true;
     } else if (arg.startsWith('--')) {
-      throw new BulkheadError('BH_CLI_USAGE', { problem: `unknown option ${arg.replace(/[^\w-]/g, '').slice(0, 32)}` });
+      throw usageError(unknownProblem('option', arg.split('=')[0] as string, allowed));
     } else {
       positional.push(arg);
     }
@@ -153,9 +268,9 @@ async function invoke(args: readonly string[], io: CliIo): Promise<number> {
   let request: ConsoleRequest;
   try {
     flags = parseFlags(args, ['--user', '--json']);
-    if (flags.user === undefined) throw new BulkheadError('BH_CLI_USAGE', { problem: 'invoke needs --user <name>' });
+    if (flags.user === undefined) throw usageError('invoke needs --user <name>');
     if (flags.positional.length < 1 || flags.positional.length > 2) {
-      throw new BulkheadError('BH_CLI_USAGE', { problem: "invoke takes <plugin>.<capability> and optionally one '<params json>'" });
+      throw usageError("invoke takes <plugin>.<capability> and optionally one '<params json>'");
     }
     consoleCaller(flags.user); // refuses a malformed name as bad usage
     request = parseRequest(flags.positional[0] as string, flags.positional[1]);
@@ -186,7 +301,7 @@ async function invoke(args: readonly string[], io: CliIo): Promise<number> {
 
 async function consoleCommand(args: readonly string[], io: CliIo): Promise<number> {
   const flags = parseFlags(args, ['--user']);
-  if (flags.user === undefined || flags.positional.length > 0) throw new BulkheadError('BH_CLI_USAGE', { problem: 'console takes --user <name> only' });
+  if (flags.user === undefined || flags.positional.length > 0) throw usageError('console takes --user <name> only');
   consoleCaller(flags.user); // refuses a malformed name before anything starts
   const host = hostFromEnvironment(io, { workers: 1 });
   try {
@@ -209,10 +324,10 @@ async function consoleCommand(args: readonly string[], io: CliIo): Promise<numbe
  * no file the host holds.
  */
 function dashboardCommand(args: readonly string[], io: CliIo): number {
-  const [action, ...rest] = args;
-  if (action !== 'link') throw new BulkheadError('BH_CLI_USAGE', { problem: 'dashboard takes: link --user <name>' });
+  subcommand('dashboard', args, ['link']);
+  const rest = args.slice(1);
   const flags = parseFlags(rest, ['--user']);
-  if (flags.user === undefined || flags.positional.length > 0) throw new BulkheadError('BH_CLI_USAGE', { problem: 'dashboard link takes --user <name> only' });
+  if (flags.user === undefined || flags.positional.length > 0) throw usageError('dashboard link takes --user <name> only');
   const caller = consoleCaller(flags.user); // refuses a malformed name as bad usage
   const { environment, config } = readSettings(io);
   const rootKeys = loadRootKeys({
@@ -232,12 +347,22 @@ function dashboardCommand(args: readonly string[], io: CliIo): number {
 }
 
 function pluginCommand(args: readonly string[], io: CliIo): number {
-  const [action, target, ...extra] = args;
+  const action = subcommand('plugin', args, ['approve', 'revoke', 'list']);
+  const operands = args.slice(1);
+  const flags = parseFlags(operands, []);
+  if (action === 'list' && flags.positional.length > 0) throw usageError('plugin list takes no arguments');
+  if (action === 'approve' && flags.positional.length !== 1) {
+    throw usageError(flags.positional.length === 0 ? 'plugin approve needs the <folder> of the plugin to approve' : 'plugin approve takes one <folder>');
+  }
+  if (action === 'revoke' && flags.positional.length !== 1) {
+    throw usageError(flags.positional.length === 0 ? 'plugin revoke needs the <name> of an approved plugin' : 'plugin revoke takes one <name>');
+  }
+  const target = flags.positional[0] as string;
   const { environment, config } = readSettings(io);
   // Only approving writes there; revoke and list read what is there, if anything.
-  if (action === 'approve' || action === 'revoke' || action === 'list') checkDataDir(config, environment, action === 'approve');
+  checkDataDir(config, environment, action === 'approve');
   const approvals = new Approvals(config.dataDir);
-  if (action === 'approve' && target !== undefined && extra.length === 0) {
+  if (action === 'approve') {
     const { read, plugin } = checkForApproval(target, approvals, config.plugins.caps);
     const approval = approvals.approve(read);
     io.out(`Approved ${plugin.manifest.name} ${approval.version} from ${approval.folder}`);
@@ -248,21 +373,24 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
     if (!onPath) io.out(`  note: add ${read.folder} (or its parent) to BULKHEAD_PLUGIN_PATH so the host loads it`);
     return 0;
   }
-  if (action === 'revoke' && target !== undefined && extra.length === 0) {
-    io.out(approvals.revoke(target) ? 'Approval removed.' : 'No approval by that name.');
-    return 0;
-  }
-  if (action === 'list' && target === undefined) {
-    const catalog = loadCatalog({ builtInDirs: [fromRoot('dist', 'plugins')], pluginPath: config.plugins.path, approvals, caps: config.plugins.caps });
-    for (const plugin of catalog.plugins.values()) {
-      const origin = plugin.builtIn ? 'built-in' : plugin.folder;
-      io.out(`${plugin.manifest.name} ${plugin.manifest.version} (${origin}): ${[...plugin.capabilities.keys()].join(', ')}`);
+  if (action === 'revoke') {
+    if (approvals.revoke(target)) {
+      io.out('Approval removed.');
+      return 0;
     }
-    for (const refusal of catalog.refused) io.out(`refused ${refusal.folder}: ${refusal.error.code}: ${refusal.error.message}`);
-    return 0;
+    const names = Object.keys(approvals.all()).map(printable).filter((name) => name !== '');
+    throw new BulkheadError('BH_PLUGIN_APPROVAL_NOT_FOUND', {
+      plugin: printable(target) === '' ? 'that name' : `'${printable(target)}'`,
+      approved: names.length > 0 ? `the approved plugins are ${names.sort().join(', ')}` : 'no plugin is approved',
+    });
   }
-  io.err(usage);
-  return 2;
+  const catalog = loadCatalog({ builtInDirs: [fromRoot('dist', 'plugins')], pluginPath: config.plugins.path, approvals, caps: config.plugins.caps });
+  for (const plugin of catalog.plugins.values()) {
+    const origin = plugin.builtIn ? 'built-in' : plugin.folder;
+    io.out(`${plugin.manifest.name} ${plugin.manifest.version} (${origin}): ${[...plugin.capabilities.keys()].join(', ')}`);
+  }
+  for (const refusal of catalog.refused) io.out(`refused ${refusal.folder}: ${refusal.error.code}: ${refusal.error.message}`);
+  return 0;
 }
 
 /**

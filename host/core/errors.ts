@@ -163,7 +163,7 @@ export const errorTable = {
   BH_STORE_BUSY: {
     area: 'store',
     message:
-      'The database file is held by another Bulkhead process on the same data directory (a running host keeps the files of its users open). Nothing was written. Use that host, or stop it first.',
+      "Another Bulkhead process on the same data directory — a running host (npm start) or another invoke or console — holds this user's file (or the keyring). Nothing was written. Retry when it is done (a running host lets go of a user's file a minute after its last use, by default), or stop it.",
   },
   BH_STORE_QUOTA_EXCEEDED: {
     area: 'store',
@@ -225,6 +225,10 @@ export const errorTable = {
   BH_PLUGIN_APPROVALS_INVALID: {
     area: 'plugin',
     message: '{file} is not a valid approvals file. Restore it from a backup, or delete it and approve the plugins again.',
+  },
+  BH_PLUGIN_APPROVAL_NOT_FOUND: {
+    area: 'plugin',
+    message: 'There is no approval for {plugin}, so nothing was revoked; {approved}. `npx bulkhead plugin list` shows what the host loads and refuses.',
   },
   BH_PLUGIN_NOT_APPROVED: {
     area: 'plugin',
@@ -304,7 +308,7 @@ export const errorTable = {
   },
   BH_PLUGIN_ERROR: {
     area: 'call',
-    message: '{plugin}.{capability} reported an error (its text is in detail).',
+    message: '{plugin}.{capability} failed.',
   },
   BH_PLUGIN_OUTPUT_TOO_LARGE: {
     area: 'call',

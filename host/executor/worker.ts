@@ -174,7 +174,8 @@ async function run(call: CallMessage): Promise<{ replies: string[]; output: stri
   if (callState.fatal) throw classifyFailure(callState.fatal, callState);
   const kernel = instance.kernel;
   try {
-    if (kernel.failed) throw pluginError(callState);
+    // A plugin that fails after the store was busy failed because of it: say so, in the host's words.
+    if (kernel.failed) throw callState.storeBusy ?? pluginError(callState);
     return { replies: callState.replies, output: outputText(kernel.output(), callState) };
   } finally {
     kernel.end();

@@ -39,8 +39,22 @@ export async function answerChat(deps: ChatDeps, caller: CallerContext, text: st
 
 /**
  * A coded error as a chat reply. Messages in the error table are built only from safe values and
- * say what to do; a plugin's own explanation (`detail`) is the plugin talking to its user.
+ * say what to do; a plugin's own explanation (`detail`) is the plugin talking to its user, so it
+ * is part of the sentence they read: `Sorry, notes.delete failed: No note with that id.`
  */
 export function failureText(error: BulkheadError): string {
-  return `Sorry, that did not work: ${error.message}${error.detail ? ` (${error.detail})` : ''}`;
+  const sentence = errorSentence(error);
+  return error.code === 'BH_PLUGIN_ERROR' && error.detail ? `Sorry, ${sentence}` : `Sorry, that did not work: ${sentence}`;
+}
+
+/**
+ * The error's message with the plugin's own text (`detail`) where the caller reads it:
+ * `notes.delete failed: No note with that id.` for BH_PLUGIN_ERROR, after the message otherwise.
+ * Only for the caller who made the call: `detail` may hold their data and is never logged.
+ */
+export function errorSentence(error: BulkheadError): string {
+  const detail = error.detail?.trim();
+  if (!detail) return error.message;
+  if (error.code === 'BH_PLUGIN_ERROR') return `${error.message.replace(/\.$/, '')}: ${detail}`;
+  return `${error.message} The plugin said: ${detail}`;
 }

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { BulkheadError } from '../core/errors.js';
 import type { CallOutcome } from '../executor/executor.js';
 import { callerContext, type CallerContext } from '../identity/caller-context.js';
-import { answerChat, type ChatDeps } from './chat.js';
+import { answerChat, errorSentence, type ChatDeps } from './chat.js';
 
 const userNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const targetPattern = /^([a-z][a-z0-9-]{0,62})\.((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})$/;
@@ -50,10 +50,12 @@ export function formatOutcome(outcome: CallOutcome): string[] {
   return lines;
 }
 
+/**
+ * A failed call for the terminal: `error BH_PLUGIN_ERROR: notes.delete failed: No note with that id.`
+ * The plugin's text is the caller's own; C1 control characters (which some terminals obey) are dropped.
+ */
 export function formatError(error: BulkheadError): string[] {
-  const lines = [`error ${error.code}: ${error.message}`];
-  if (error.detail) lines.push(`  ${error.detail}`);
-  return lines;
+  return [`error ${error.code}: ${errorSentence(error).replace(/[\u0080-\u009f]/g, '')}`];
 }
 
 export interface ConsoleIo {

@@ -35,6 +35,11 @@ export interface CallState {
   queries: number;
   /** The first breach, refusal or timeout that decided the call's outcome. */
   fatal: Error | undefined;
+  /**
+   * Set when the store answered BH_STORE_BUSY during the call. If the plugin then fails, the
+   * caller hears BH_STORE_BUSY (what happened, and what to do) rather than the plugin's rewording.
+   */
+  storeBusy?: BulkheadError;
 }
 
 /** What the worker provides to the host functions. */
@@ -178,6 +183,7 @@ function respond(call: CallState, body: () => string): bigint {
   } catch (error) {
     if (error instanceof ContractBreach || error instanceof MemoryLimitReached || error instanceof CallTimedOut) throw error;
     if (!(error instanceof BulkheadError)) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'a host function failed' });
+    if (error.code === 'BH_STORE_BUSY') call.storeBusy ??= error;
     response = JSON.stringify({ ok: false, error: error.toJSON() });
   }
   const handle = call.kernel.storeText(response);

@@ -65,6 +65,8 @@ export const storeDefaults = Object.freeze({
   idleCloseSeconds: limitDefault('store.idleCloseSeconds'),
 });
 
+/** How long before the call's deadline a wait for a busy file gives up, so BH_STORE_BUSY reaches the caller in time. */
+const busyAnswerMarginMs = 250;
 /** SQLite's page size for new files (its default): the quota is counted in pages. */
 const pageBytes = 4096;
 
@@ -226,8 +228,10 @@ export class Store {
       this.#madeDirs.add(dir);
     }
     // A file another process holds is waited for, but never past the call's deadline: the worker
-    // cannot be stopped while SQLite waits, and the caller should hear BH_STORE_BUSY in time.
-    const busyTimeoutMs = Math.floor(Math.max(0, Math.min(this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs, budget.deadline - Date.now() - 50)));
+    // cannot be stopped while SQLite waits, and the caller should hear BH_STORE_BUSY in time. The
+    // margin leaves the plugin time to hand the answer back on a loaded machine (with 50 ms, a
+    // call on two busy cores sometimes ended as BH_PLUGIN_TIMEOUT instead).
+    const busyTimeoutMs = Math.floor(Math.max(0, Math.min(this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs, budget.deadline - Date.now() - busyAnswerMarginMs)));
     const keyring = this.#options.keyring;
     keyring.busyTimeoutMs = busyTimeoutMs;
     const entry = keyring.entry(plugin, fileId);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark, each in its own process (so none measures another's
  * heap or open files), and prints one JSON object with each one's report under its name.
- * `BENCH_ONLY=sandbox` (or `store`, `router`, `dashboard`) runs one. Progress goes to stderr.
+ * `BENCH_ONLY=sandbox` (or `store`, `router`, `dashboard`, or several, comma-separated) runs those;
+ * an unknown name is an error (exit 2). Progress goes to stderr.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,14 @@ const benches = {
   router: './router.bench.js',
   dashboard: './dashboard.bench.js',
 } as const;
-const only = process.env['BENCH_ONLY']?.split(',');
+const only = process.env['BENCH_ONLY'] ? process.env['BENCH_ONLY'].split(',').map((name) => name.trim()) : undefined;
+const unknown = only?.filter((name) => !Object.hasOwn(benches, name)) ?? [];
+if (unknown.length > 0) {
+  // A typo must not pass for a run of nothing: `{}` and exit 0 would look like success.
+  const shown = unknown.map((name) => `"${name.replace(/[^\w-]/g, '').slice(0, 32)}"`).join(', ');
+  process.stderr.write(`BENCH_ONLY: unknown benchmark ${shown}. Known: ${Object.keys(benches).join(', ')} (comma-separated for several).\n`);
+  process.exit(2);
+}
 
 const report: Record<string, unknown> = {};
 let failed = false;
