@@ -148,6 +148,6 @@ test('`bulkhead keys generate` prints two fresh, valid, different keys; bad usag
   for (const argv of [[], ['nope'], ['keys'], ['keys', 'generate', 'extra']]) {
     err.length = 0;
     assert.equal(await main(argv, io), 2, argv.join(' '));
-    assert.match(err.join('\n'), /Usage: bulkhead|Known: start, invoke/, 'the usage, or the known commands for an unknown one');
+    assert.match(err.join('\n'), /Usage:\s+bulkhead|Known: start, invoke/, 'the usage, or the known commands for an unknown one');
   }
 });
