@@ -16,7 +16,7 @@
 // <sourceRoot> means there is nothing to build.
 //
 // Exit codes: 0 built (or nothing to build), 1 a plugin failed to build, 2 bad usage.
-/* global WebAssembly */
+/* global WebAssembly, TextDecoder */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
