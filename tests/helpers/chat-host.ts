@@ -3,12 +3,12 @@
  * fastify on 127.0.0.1, real openai client, real executor and encrypted store.
  */
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { createLogger } from '../../host/log/index.js';
 import { loadConfig, readEnvironment } from '../../host/config/config.js';
 import { createHost, type Host } from '../../host/host.js';
 import { startFronts, type Fronts } from '../../host/fronts/start.js';
 import { builtInPluginsDir, tempDir } from './fixtures.js';
+import { captureLogLines } from './log-capture.js';
 import { signSlackRequest } from '../fakes/slack-signing.js';
 
 export const signingSecret = 'fake-signing-secret-0123456789abcdef';
@@ -59,13 +59,7 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
     ...options.env,
   };
   const environment = readEnvironment(vars, dir);
-  const logLines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logLines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
-      done();
-    },
-  });
+  const { lines: logLines, destination } = captureLogLines();
   const logger = createLogger({ level: 'trace', destination });
   const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir], logger });
   const fronts = await startFronts(host, environment, {

@@ -4,7 +4,6 @@
  * does: a link minted for a console user, spent by POST /api/v1/login.
  */
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { DestinationStream, Level } from 'pino';
 import { loadConfig, readEnvironment } from '../../host/config/config.js';
@@ -12,6 +11,7 @@ import { createHost, type Host } from '../../host/host.js';
 import { startFronts, type Fronts } from '../../host/fronts/start.js';
 import { createLogger } from '../../host/log/index.js';
 import { builtInPluginsDir, tempDir } from './fixtures.js';
+import { captureLogLines } from './log-capture.js';
 
 export interface DashboardHostOptions {
   /** Extra environment (settings); keys and a data directory are made up. */
@@ -53,13 +53,7 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
     ...options.env,
   };
   const environment = readEnvironment(vars, dir);
-  const logLines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logLines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
-      done();
-    },
-  });
+  const { lines: logLines, destination } = captureLogLines();
   const logger = createLogger({ level: options.logLevel ?? 'trace', destination: options.logDestination ?? destination });
   const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: options.builtInDirs ?? [builtInPluginsDir], logger });
   const clock = { now: Date.now() };
