@@ -5,6 +5,7 @@ import { CallerTokens } from './identity/caller-token.js';
 import { KeyService } from './keys/key-service.js';
 import { loadRootKeys, type RootKeys } from './keys/load-keys.js';
 import type { PluginManifest } from './manifest/manifest.js';
+import type { AccountApi } from './account/types.js';
 import { fromRoot } from './core/paths.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { Executor, type ExecutorOptions } from './executor/executor.js';
@@ -57,6 +58,8 @@ export interface Host extends HostCore {
   readonly router: Router;
   /** Verified platform identities -> globalUserId. */
   readonly identities: IdentityDirectory;
+  /** The users' data rights: audit log, export, deletion. */
+  readonly account: AccountApi;
   /** Lets running calls finish and stops the workers (which close the store). */
   shutdown(): Promise<void>;
 }
@@ -126,6 +129,10 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     dispatcher,
     router,
     identities,
+    // TEMPORARY until the account service lands on main (its merge replaces this).
+    account: new Proxy({} as AccountApi, {
+      get: () => () => Promise.reject(new Error('the account service is not merged yet')),
+    }),
     async shutdown() {
       await executor.close();
       identities.close();

@@ -307,7 +307,7 @@ async function consoleCommand(args: readonly string[], io: CliIo): Promise<numbe
   try {
     const caller = consoleCaller(flags.user, host.config.chat.admins);
     const interactive = process.stdin.isTTY === true;
-    await runConsole({ dispatcher: host.dispatcher, router: host.router }, caller, {
+    await runConsole({ dispatcher: host.dispatcher, router: host.router, account: host.account }, caller, {
       input: process.stdin,
       out: io.out,
       ...(interactive ? { prompt: () => process.stdout.write('> ') } : {}),

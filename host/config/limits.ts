@@ -98,6 +98,8 @@ const table = {
   'folder.maxWasmBytes': fixed(64 * MiB, 'bytes', "a plugin folder's plugin.wasm"),
 
   'router.maxMessageChars': fixed(4000, 'chars', 'one routed chat message'),
+  'chat.deletionConfirmSeconds': fixed(300, 's', 'time to confirm "delete my account" in chat'),
+  'chat.maxPendingDeletions': fixed(10_000, 'count', 'chat deletion requests awaiting confirmation (oldest forgotten first)'),
   // Example matching is linear per pattern, and there are up to router.maxExamplePatterns of them.
   'router.maxExampleMatchChars': fixed(500, 'chars', 'a message matched against examples'),
   'router.maxExamplePatternsPerPlugin': fixed(32, 'count', 'example patterns one plugin teaches'),

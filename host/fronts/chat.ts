@@ -3,6 +3,10 @@
  * capability from the catalog allowed on the caller's front, the dispatcher checks and runs it as
  * the caller (whose identity the front established before the router saw the text), and the
  * answer is the plugin's replies, or a message that says what went wrong and what to do.
+ *
+ * Data-rights requests ("my activity", "export my data", "delete my account", ...) are taken
+ * first, on the whole message (host/fronts/account-chat.ts): they never reach the router, a plugin
+ * or a model.
  */
 import { BulkheadError } from '../core/errors.js';
 import type { CallOutcome } from '../executor/executor.js';
@@ -10,21 +14,34 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { CallerContext } from '../identity/caller-context.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import { accountIntent, answerAccount, type AccountChatDeps, type AccountIntent } from './account-chat.js';
 
 export interface ChatAnswer {
   /** What to send back to the conversation, in order. Never empty. */
   readonly replies: readonly string[];
-  readonly route: Route;
+  /** What the router decided; absent for a data-rights request, which the router never sees. */
+  readonly route?: Route;
+  /** The data-rights request the message made, if it was one. */
+  readonly account?: AccountIntent;
   readonly outcome?: CallOutcome;
   readonly error?: BulkheadError;
 }
 
-export interface ChatDeps {
+export interface ChatDeps extends AccountChatDeps {
   readonly dispatcher: Dispatcher;
   readonly router: Router;
 }
 
 export async function answerChat(deps: ChatDeps, caller: CallerContext, text: string): Promise<ChatAnswer> {
+  const intent = accountIntent(text);
+  if (intent !== undefined) {
+    try {
+      return { replies: await answerAccount(deps, caller, intent), account: intent };
+    } catch (error) {
+      if (!(error instanceof BulkheadError)) throw error;
+      return { replies: [failureText(error)], account: intent, error };
+    }
+  }
   const route = await deps.router.route(text, deps.dispatcher.catalog(caller));
   if (route.kind === 'reply') return { replies: [route.text], route };
   try {

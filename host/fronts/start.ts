@@ -90,7 +90,7 @@ export async function startFronts(host: Host, environment: Environment, options:
   const slack = await SlackFront.create({
     settings: host.config.chat,
     secrets,
-    chat: { dispatcher: host.dispatcher, router: host.router },
+    chat: { dispatcher: host.dispatcher, router: host.router, account: host.account },
     identities: host.identities,
     http,
     loginLink,

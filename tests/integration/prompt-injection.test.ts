@@ -111,14 +111,14 @@ describe('prompt injection: hostile tool calls from the model', () => {
       const requestsBefore = openai.requests.length;
       let answer: ChatAnswer | undefined;
       await assert.doesNotReject(async () => {
-        answer = await answerChat({ dispatcher: host.dispatcher, router: host.router }, attacker, text ?? 'please do the thing');
+        answer = await answerChat({ dispatcher: host.dispatcher, router: host.router, account: host.account }, attacker, text ?? 'please do the thing');
       });
       assert.ok(answer && answer.replies.length > 0, 'the attacker always gets a reply');
       const everything = JSON.stringify({ replies: answer.replies, result: answer.outcome?.result ?? null });
       assert.equal(everything.includes(victimMarker), false, "nothing of the victim's reaches the attacker");
       assert.equal(everything.includes(victim.globalUserId), false);
-      if (expect === 'refused') assert.equal(answer.route.kind, 'reply', 'nothing ran');
-      else assert.equal(answer.route.kind === 'call' && answer.route.by, 'llm');
+      if (expect === 'refused') assert.equal(answer.route?.kind, 'reply', 'nothing ran');
+      else assert.equal(answer.route?.kind === 'call' && answer.route.by, 'llm');
       // The victim's data is untouched, and the model never saw who is asking.
       assert.deepEqual((await notesOf(victim)).map((n) => n.id), [victimNoteId]);
       const sent = JSON.stringify(openai.requests.slice(requestsBefore));

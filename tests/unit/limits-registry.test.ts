@@ -19,6 +19,7 @@ import { CallerTokens } from '../../host/identity/caller-token.js';
 import { parseManifest, type LimitsSpec, type PluginManifest } from '../../host/manifest/manifest.js';
 import { capabilityFrom, preparePlugin, type LoadedPlugin } from '../../host/plugins/catalog.js';
 import { readFolderBytes, sha256 } from '../../host/plugins/plugin-folder.js';
+import { PendingDeletions } from '../../host/fronts/account-chat.js';
 import { DeterministicRouter } from '../../host/router/deterministic.js';
 import { interpretMessage, toolName } from '../../host/router/llm.js';
 import type { Catalog } from '../../host/router/route.js';
@@ -652,6 +653,23 @@ const cases: Partial<Record<string, Case>> = {
     assert.ok(over.kind === 'route' && over.route.kind === 'reply' && over.route.reason === 'invalid');
   },
 
+  'chat.deletionConfirmSeconds': () => {
+    const ttlMs = limit('chat.deletionConfirmSeconds') * 1000;
+    const pending = new PendingDeletions();
+    pending.ask('console:alice', 0);
+    assert.equal(pending.take('console:alice', ttlMs - 1), true, 'confirmed within the time');
+    pending.ask('console:alice', 0);
+    assert.equal(pending.take('console:alice', ttlMs), false, 'too late: nothing is deleted');
+  },
+  'chat.maxPendingDeletions': () => {
+    const pending = new PendingDeletions();
+    const max = limit('chat.maxPendingDeletions');
+    for (let i = 0; i <= max; i++) pending.ask(`console:u${i}`, i);
+    assert.equal(pending.size, max, 'one over the limit forgets the oldest request');
+    assert.equal(pending.take('console:u0', max + 1), false);
+    assert.equal(pending.take('console:u1', max + 1), true);
+    assert.equal(pending.take(`console:u${max}`, max + 1), true);
+  },
   'token.maxLength': () => {
     const tokens = new CallerTokens({ current: { kid: 'k', key: Buffer.alloc(32, 2) } });
     const token = tokens.sign({ sub: 'console:alice', plg: 'notes', front: 'console' });

@@ -8,9 +8,10 @@
  * signed (HTTP mode: the request signature; Socket Mode: the authenticated socket), before the
  * router sees the text. Nothing in a message can change who the caller is.
  *
- * Dashboard login links (`/bulkhead login`, a DM or mention saying only "dashboard" or "login")
- * are credentials: they go only into the caller's own DM with the bot, never into a channel or
- * thread, never through the router, and never into a log line.
+ * Dashboard login links (`/bulkhead login`, a DM or mention saying only "dashboard" or "login",
+ * and "export my data", whose download needs a fresh login) are credentials: they go only into the
+ * caller's own DM with the bot, never into a channel or thread, never through the router, and
+ * never into a log line.
  */
 import { App, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
@@ -203,7 +204,20 @@ export class SlackFront {
         if (link !== undefined) this.#options.logger.info({ front: 'slack', via: 'dm' }, 'slack.login_link_sent');
         return;
       }
-      await this.#answer(this.#caller(user, `slack:${channel}`), text, async (reply) => {
+      // "export my data" here: the link goes into this DM, before the answer that points to it.
+      const linkHere = this.#options.loginLink
+        ? async (): Promise<string | undefined> => {
+            try {
+              await client.chat.postMessage({ channel, text: this.#loginLinkMessage(user.identity) as string, unfurl_links: false, unfurl_media: false });
+            } catch (error) {
+              this.#options.logger.error({ err: error, via: 'dm' }, 'slack.login_link_failed');
+              return undefined;
+            }
+            this.#options.logger.info({ front: 'slack', via: 'dm' }, 'slack.login_link_sent');
+            return 'I sent you a fresh dashboard login link above.';
+          }
+        : undefined;
+      await this.#answer(this.#caller(user, `slack:${channel}`), text, linkHere, async (reply) => {
         await client.chat.postMessage({ channel, text: reply });
       });
     });
@@ -230,7 +244,7 @@ export class SlackFront {
         await this.#loginByDirectMessage(user, 'mention', client, inThread);
         return;
       }
-      await this.#answer(this.#caller(user, `slack:${channel}:${threadTs}`), withoutMention, inThread);
+      await this.#answer(this.#caller(user, `slack:${channel}:${threadTs}`), withoutMention, this.#linkByDirectMessage(user, 'mention', client), inThread);
     });
 
     app.command('/bulkhead', async ({ command, ack, respond, client }) => {
@@ -249,7 +263,7 @@ export class SlackFront {
         await this.#loginByDirectMessage(user, 'command', client, ephemeral);
         return;
       }
-      await this.#answer(this.#caller(user, `slack:${command.channel_id}`), command.text, ephemeral);
+      await this.#answer(this.#caller(user, `slack:${command.channel_id}`), command.text, this.#linkByDirectMessage(user, 'command', client), ephemeral);
     });
 
     // The modal's values are never logged and never stored until the vault exists: saying so is
@@ -272,11 +286,31 @@ export class SlackFront {
    * mention's thread) only whether it went: never the link.
    */
   async #loginByDirectMessage(user: SlackUser, via: 'command' | 'mention', client: App['client'], where: (reply: string) => Promise<void>): Promise<void> {
-    const message = this.#loginLinkMessage(user.identity);
-    if (message === undefined) {
+    if (!this.#options.loginLink) {
       await where(dashboardUnavailable);
       return;
     }
+    const sent = await this.#sendLinkToDirectMessage(user, via, client);
+    await where(
+      sent
+        ? 'I sent you a login link in a direct message.'
+        : 'Sorry, I could not send you a direct message. Please try again, or write "dashboard" to me in a direct message.',
+    );
+  }
+
+  /**
+   * The chat's link sender for a request made outside the DM (a mention, the command): the link
+   * goes to the DM, the conversation hears only that it did. Undefined without a dashboard.
+   */
+  #linkByDirectMessage(user: SlackUser, via: 'command' | 'mention', client: App['client']): (() => Promise<string | undefined>) | undefined {
+    if (!this.#options.loginLink) return undefined;
+    return async () => ((await this.#sendLinkToDirectMessage(user, via, client)) ? 'I sent you a fresh dashboard login link in a direct message.' : undefined);
+  }
+
+  /** Opens the caller's DM with the bot and posts a fresh login link there; false when that failed (logged). */
+  async #sendLinkToDirectMessage(user: SlackUser, via: 'command' | 'mention', client: App['client']): Promise<boolean> {
+    const message = this.#loginLinkMessage(user.identity);
+    if (message === undefined) return false;
     try {
       const opened = await client.conversations.open({ users: user.userId });
       const dm = opened.channel?.id;
@@ -284,11 +318,10 @@ export class SlackFront {
       await client.chat.postMessage({ channel: dm, text: message, unfurl_links: false, unfurl_media: false });
     } catch (error) {
       this.#options.logger.error({ err: error, via }, 'slack.login_link_failed');
-      await where('Sorry, I could not send you a direct message. Please try again, or write "dashboard" to me in a direct message.');
-      return;
+      return false;
     }
     this.#options.logger.info({ front: 'slack', via }, 'slack.login_link_sent');
-    await where('I sent you a login link in a direct message.');
+    return true;
   }
 
   /**
@@ -310,18 +343,29 @@ export class SlackFront {
     return typeof id !== 'string' || this.#recent.firstTime(id, Date.now());
   }
 
-  async #answer(caller: CallerContext, text: string, send: (reply: string) => Promise<void>): Promise<void> {
+  /**
+   * Answers one message. `linkSender` delivers a dashboard login link (for "export my data") to
+   * the caller's DM: undefined when this host has no dashboard.
+   */
+  async #answer(
+    caller: CallerContext,
+    text: string,
+    linkSender: (() => Promise<string | undefined>) | undefined,
+    send: (reply: string) => Promise<void>,
+  ): Promise<void> {
     let replies: readonly string[];
     const started = Date.now();
     try {
-      const answer = await answerChat(this.#options.chat, caller, text);
+      // The link sender of this conversation, never one the deps came with.
+      const answer = await answerChat({ ...this.#options.chat, loginLink: linkSender }, caller, text);
       replies = answer.replies;
+      const route = answer.route;
       this.#options.logger.info(
         {
           front: 'slack',
           text,
-          reason: answer.route.kind === 'call' ? answer.route.by : answer.route.reason,
-          ...(answer.route.kind === 'call' ? { plugin: answer.route.plugin, capability: answer.route.capability } : {}),
+          reason: route === undefined ? `account:${answer.account}` : route.kind === 'call' ? route.by : route.reason,
+          ...(route?.kind === 'call' ? { plugin: route.plugin, capability: route.capability } : {}),
           ...(answer.error ? { code: answer.error.code } : {}),
           durationMs: Date.now() - started,
         },
