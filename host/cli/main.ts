@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
 import { loadConfig, readEnvironment, settingWarnings, type BulkheadConfig, type Environment } from '../config/config.js';
 import { prepareDataDir } from '../config/data-dir.js';
 import { BulkheadError } from '../core/errors.js';
@@ -17,6 +18,7 @@ import { KeyService } from '../keys/key-service.js';
 import { loadRootKeys } from '../keys/load-keys.js';
 import { LoginLinks } from '../../dashboard/login-links.js';
 import { dashboardBaseUrl } from '../fronts/start.js';
+import { accountStatus, cancelDeletion, deleteAccount, exportProgress, exportToFile, exportToStream, printAudit } from './account-commands.js';
 
 /** One line of the usage: how a command is written and what it does. */
 interface UsageLine {
@@ -35,6 +37,18 @@ const commands = {
   ],
   console: [{ synopsis: 'console --user <name>', summary: 'Interactive prompt: one <plugin>.<capability> [params json] per line' }],
   dashboard: [{ synopsis: 'dashboard link --user <name>', summary: 'Print a single-use dashboard login link for console user <name> (10 minutes)' }],
+  audit: [{ synopsis: 'audit --user <name> [--json] [--limit N]', summary: "Print console user <name>'s audit log, newest first (the last 50 lines unless --limit)" }],
+  export: [
+    {
+      synopsis: 'export --user <name> [--out <file>]',
+      summary: "Write all of console user <name>'s data as one JSON document to <file> (mode 0600) or stdout",
+    },
+  ],
+  account: [
+    { synopsis: 'account status --user <name>', summary: "Show when console user <name>'s account began and any pending deletion" },
+    { synopsis: 'account delete --user <name> [--yes]', summary: "Delete all of <name>'s data after the grace period (BULKHEAD_DELETION_GRACE_DAYS)" },
+    { synopsis: 'account cancel --user <name>', summary: 'Cancel a pending deletion' },
+  ],
   plugin: [
     { synopsis: 'plugin approve <folder>', summary: 'Trust the plugin in <folder> as it is now (pins its name and sha256)' },
     { synopsis: 'plugin revoke <name>', summary: 'Forget the approval of plugin <name>' },
@@ -151,6 +165,12 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
         return pluginCommand(rest, io);
       case 'dashboard':
         return dashboardCommand(rest, io);
+      case 'audit':
+        return await auditCommand(rest, io);
+      case 'export':
+        return await exportCommand(rest, io);
+      case 'account':
+        return await accountCommand(rest, io);
       case 'keys':
         subcommand('keys', rest, ['generate']);
         if (rest.length !== 1) throw usageError('keys generate takes no arguments');
@@ -236,28 +256,43 @@ interface Flags {
   readonly positional: string[];
   readonly user: string | undefined;
   readonly json: boolean;
+  readonly yes: boolean;
+  readonly limit: string | undefined;
+  readonly out: string | undefined;
 }
+
+/** Options that take a value (`--user alice` or `--user=alice`), with what the value is. */
+const valuedOptions: Readonly<Record<string, string>> = { '--user': 'a name', '--limit': 'a number', '--out': 'a file' };
+const switchOptions: ReadonlySet<string> = new Set(['--json', '--yes']);
 
 function parseFlags(args: readonly string[], allowed: readonly string[]): Flags {
   const positional: string[] = [];
-  let user: string | undefined;
-  let json = false;
+  const values = new Map<string, string>();
+  const switches = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    if (arg === '--user' && allowed.includes('--user')) {
-      user = args[++i];
-      if (user === undefined) throw usageError('--user needs a name');
-    } else if (arg.startsWith('--user=') && allowed.includes('--user')) {
-      user = arg.slice('--user='.length);
-    } else if (arg === '--json' && allowed.includes('--json')) {
-      json = true;
+    const equals = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = equals === -1 ? arg : arg.slice(0, equals);
+    if (Object.hasOwn(valuedOptions, name) && allowed.includes(name)) {
+      const value = equals === -1 ? args[++i] : arg.slice(equals + 1);
+      if (value === undefined) throw usageError(`${name} needs ${valuedOptions[name]}`);
+      values.set(name, value);
+    } else if (switchOptions.has(name) && allowed.includes(name) && equals === -1) {
+      switches.add(name);
     } else if (arg.startsWith('--')) {
-      throw usageError(unknownProblem('option', arg.split('=')[0] as string, allowed));
+      throw usageError(unknownProblem('option', name, allowed));
     } else {
       positional.push(arg);
     }
   }
-  return { positional, user, json };
+  return {
+    positional,
+    user: values.get('--user'),
+    json: switches.has('--json'),
+    yes: switches.has('--yes'),
+    limit: values.get('--limit'),
+    out: values.get('--out'),
+  };
 }
 
 /** Errors that mean the command named something that does not exist or gave bad params: usage. */
@@ -344,6 +379,102 @@ function dashboardCommand(args: readonly string[], io: CliIo): number {
   io.out(links.url(dashboardBaseUrl(config), { globalUserId: caller.globalUserId, platformIdentity: caller.globalUserId }));
   io.err('The link works once, for 10 minutes. Open it in the browser you want to use the dashboard in.');
   return 0;
+}
+
+/** The console user named by `--user` of a data-rights command that takes nothing else; bad usage otherwise. */
+function accountUser(what: string, flags: Flags): string {
+  if (flags.user === undefined) throw usageError(`${what} needs --user <name>`);
+  if (flags.positional.length > 0) throw usageError(`${what} takes no other arguments`);
+  consoleCaller(flags.user); // refuses a malformed name before anything starts
+  return flags.user;
+}
+
+/** Most lines `audit --limit` asks for. */
+const maxAuditLimit = 100_000;
+
+/** `audit --user <name> [--json] [--limit N]`: the user's audit log, newest first, following the pages. */
+async function auditCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const flags = parseFlags(args, ['--user', '--json', '--limit']);
+  const name = accountUser('audit', flags);
+  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+  if (!/^\d{1,6}$/.test(flags.limit ?? '50') || limit < 1 || limit > maxAuditLimit) throw usageError(`--limit must be a whole number from 1 to ${maxAuditLimit}`);
+  const host = hostFromEnvironment(io, { workers: 1 });
+  try {
+    const caller = consoleCaller(name, host.config.chat.admins);
+    const printed = await printAudit(host.account, caller, { limit, json: flags.json }, io.out);
+    if (printed === 0 && !flags.json) io.err(`Nothing is recorded for ${caller.globalUserId} yet.`);
+    return 0;
+  } finally {
+    await host.shutdown();
+  }
+}
+
+/**
+ * `export --user <name> [--out <file>]`: the user's export document, into a file or to stdout.
+ * Progress goes to stderr, so stdout holds the document alone.
+ */
+async function exportCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const flags = parseFlags(args, ['--user', '--out']);
+  const name = accountUser('export', flags);
+  if (flags.out === '') throw usageError('--out needs a file');
+  const host = hostFromEnvironment(io, { workers: 1 });
+  const progress = exportProgress(process.stderr);
+  try {
+    const caller = consoleCaller(name, host.config.chat.admins);
+    const summary =
+      flags.out === undefined
+        ? await exportToStream(host.account, caller, process.stdout, progress.onProgress)
+        : await exportToFile(host.account, caller, flags.out, progress.onProgress);
+    progress.done(summary);
+    return 0;
+  } catch (error) {
+    progress.failed();
+    throw error;
+  } finally {
+    await host.shutdown();
+  }
+}
+
+/** What must be typed at the prompt of `account delete` on a terminal. */
+const deletePhrase = 'delete my account';
+
+/** `account status|delete|cancel --user <name>`. */
+async function accountCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const action = subcommand('account', args, ['status', 'delete', 'cancel']);
+  const flags = parseFlags(args.slice(1), action === 'delete' ? ['--user', '--yes'] : ['--user']);
+  const name = accountUser(`account ${action}`, flags);
+  if (action === 'delete' && !flags.yes) {
+    if (process.stdin.isTTY !== true) throw usageError('account delete asks for confirmation: pass --yes to delete without a prompt');
+    const typed = await ask(`This deletes every plugin's data and the audit log of console:${name}. Type "${deletePhrase}" to confirm: `);
+    if (typed.trim() !== deletePhrase) {
+      io.err('Not confirmed: nothing was deleted.');
+      return 1;
+    }
+  }
+  const host = hostFromEnvironment(io, { workers: 1 });
+  try {
+    const caller = consoleCaller(name, host.config.chat.admins);
+    const lines =
+      action === 'delete'
+        ? await deleteAccount(host.account, caller, name)
+        : action === 'cancel'
+          ? [await cancelDeletion(host.account, caller)]
+          : await accountStatus(host.account, caller, name);
+    for (const line of lines) io.out(line);
+    return 0;
+  } finally {
+    await host.shutdown();
+  }
+}
+
+/** One line typed at a terminal, after `question` on stderr. */
+async function ask(question: string): Promise<string> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await prompt.question(question);
+  } finally {
+    prompt.close();
+  }
 }
 
 function pluginCommand(args: readonly string[], io: CliIo): number {

@@ -48,6 +48,11 @@ export const errorTable = {
     area: 'config',
     message: 'Bad usage: {problem}. Run `npx bulkhead help` for the commands.',
   },
+  BH_EXPORT_WRITE_FAILED: {
+    area: 'config',
+    message:
+      'The export could not be written to the --out file ({reason}); no partial file was left. Check that its folder exists and is writable, or leave out --out to write to stdout.',
+  },
 
   // ---- chat: identity and fronts ------------------------------------------------------------
   BH_IDENTITY_INVALID: {
