@@ -138,7 +138,7 @@ export function exportProgress(stderr: { isTTY?: boolean; write(text: string): u
 /** The lines `account delete` prints once the deletion is scheduled (or done). */
 export async function deleteAccount(account: AccountApi, caller: CallerContext, name: string): Promise<string[]> {
   const deletion = await account.requestDeletion(caller);
-  if (purgedAtOnce(deletion)) return [`The account ${caller.globalUserId} is deleted: its data in every plugin and its audit log are gone.`];
+  if (purgedAtOnce(deletion)) return [`The account ${caller.globalUserId} is deleted: its data in every plugin, its audit log and its dashboard sessions are gone.`];
   return [
     `The account ${caller.globalUserId} will be deleted on ${when(deletion.dueAt)} (asked for on ${when(deletion.requestedAt)}).`,
     `To keep it, run before then: npx bulkhead account cancel --user ${name}`,

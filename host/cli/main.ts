@@ -17,6 +17,7 @@ import type { LimitCaps } from '../sandbox/limits.js';
 import { KeyService } from '../keys/key-service.js';
 import { loadRootKeys } from '../keys/load-keys.js';
 import { LoginLinks } from '../../dashboard/login-links.js';
+import { HostAudit } from '../audit/host-audit.js';
 import { dashboardBaseUrl } from '../fronts/start.js';
 import { accountStatus, cancelDeletion, deleteAccount, exportProgress, exportToFile, exportToStream, printAudit } from './account-commands.js';
 
@@ -342,7 +343,7 @@ async function consoleCommand(args: readonly string[], io: CliIo): Promise<numbe
   try {
     const caller = consoleCaller(flags.user, host.config.chat.admins);
     const interactive = process.stdin.isTTY === true;
-    await runConsole({ dispatcher: host.dispatcher, router: host.router, account: host.account }, caller, {
+    await runConsole({ dispatcher: host.dispatcher, router: host.router, account: host.account, deletionGraceDays: host.config.account.deletionGraceDays }, caller, {
       input: process.stdin,
       out: io.out,
       ...(interactive ? { prompt: () => process.stdout.write('> ') } : {}),
@@ -445,7 +446,9 @@ async function accountCommand(args: readonly string[], io: CliIo): Promise<numbe
   const name = accountUser(`account ${action}`, flags);
   if (action === 'delete' && !flags.yes) {
     if (process.stdin.isTTY !== true) throw usageError('account delete asks for confirmation: pass --yes to delete without a prompt');
-    const typed = await ask(`This deletes every plugin's data and the audit log of console:${name}. Type "${deletePhrase}" to confirm: `);
+    const typed = await ask(
+      `This deletes every plugin's data, the audit log and the dashboard sessions of console:${name}, after the grace period (BULKHEAD_DELETION_GRACE_DAYS). Type "${deletePhrase}" to confirm: `,
+    );
     if (typed.trim() !== deletePhrase) {
       io.err('Not confirmed: nothing was deleted.');
       return 1;
@@ -496,6 +499,7 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   if (action === 'approve') {
     const { read, plugin } = checkForApproval(target, approvals, config.plugins.caps);
     const approval = approvals.approve(read);
+    new HostAudit(config.dataDir, { tap: config.account.auditTap }).record({ event: 'plugin.approved', plugin: plugin.manifest.name, version: approval.version, sha256: approval.wasmSha256 });
     io.out(`Approved ${plugin.manifest.name} ${approval.version} from ${approval.folder}`);
     io.out(`  plugin.wasm sha256 ${approval.wasmSha256}`);
     io.out(`  permissions: ${(plugin.manifest.permissions ?? []).join(', ') || 'none'}`);
@@ -506,6 +510,7 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   }
   if (action === 'revoke') {
     if (approvals.revoke(target)) {
+      new HostAudit(config.dataDir, { tap: config.account.auditTap }).record({ event: 'plugin.revoked', plugin: target });
       io.out('Approval removed.');
       return 0;
     }
@@ -556,6 +561,16 @@ async function start(io: CliIo): Promise<number> {
     await host.shutdown();
     throw error;
   }
+  host.hostAudit.record({ event: 'host.started', version: version() });
+  for (const refusal of host.catalog.refused) host.hostAudit.record({ event: 'plugin.refused', code: refusal.error.code });
+  // Account deletions that came due while the host was down, and purges a crash interrupted, run
+  // now; then the queue is checked every minute.
+  const purge = (): void => {
+    host.account.purgeDue().catch((error: unknown) => logger.error({ err: error }, 'account.purge_failed'));
+  };
+  purge();
+  const purgeTimer = setInterval(purge, 60_000);
+  purgeTimer.unref();
   // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const stopped = new Promise<void>((resolve) => {
@@ -586,6 +601,7 @@ async function start(io: CliIo): Promise<number> {
   io.out('  console: `npx bulkhead console --user alice` (or `npx bulkhead invoke --user alice notes.list`)');
   io.out('Press Ctrl+C to stop.');
   await stopped;
+  clearInterval(purgeTimer);
   await fronts.close();
   await host.shutdown();
   io.out('Bulkhead stopped.');

@@ -181,14 +181,15 @@ function deletionQuestion(graceDays: number | undefined): string {
         : `${graceDays} day${graceDays === 1 ? '' : 's'} after you confirm`;
   const cancel = graceDays === 0 ? '' : ' Until then you can write "cancel deletion" to keep your account.';
   return (
-    `Deleting your account removes everything Bulkhead keeps for you: your data in every plugin and the record of what was done with it. ` +
+    'Deleting your account removes everything Bulkhead keeps for you: your data in every plugin, the record of what was done with it, ' +
+    'your dashboard logins and the link between your chat identity and this account. ' +
     `It happens ${grace}.${cancel} ` +
     `To go ahead, write exactly "${confirmationPhrase}" within ${limitDefault('chat.deletionConfirmSeconds') / 60} minutes.`
   );
 }
 
 function deletionScheduled(deletion: DeletionStatus): string {
-  if (purgedAtOnce(deletion)) return 'Your account is deleted: your data in every plugin and its record are gone.';
+  if (purgedAtOnce(deletion)) return 'Your account is deleted: your data in every plugin and its record are gone. A next message starts a new, empty account.';
   return `Your account will be deleted on ${when(deletion.dueAt)}. Until then, write "cancel deletion" to keep it.`;
 }
 

@@ -68,6 +68,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     { lifetimeMs: dashboard.sessionHours * 3_600_000, idleMs: dashboard.idleMinutes * 60_000 },
     now,
   );
+  host.attachSessions(sessions);
   let dashboardUrl = dashboard.publicUrl ?? '';
   try {
     await registerDashboard(http, {
@@ -83,6 +84,7 @@ export async function startFronts(host: Host, environment: Environment, options:
       now,
     });
   } catch (error) {
+    host.attachSessions(undefined);
     sessions.close();
     throw error;
   }
@@ -90,7 +92,7 @@ export async function startFronts(host: Host, environment: Environment, options:
   const slack = await SlackFront.create({
     settings: host.config.chat,
     secrets,
-    chat: { dispatcher: host.dispatcher, router: host.router, account: host.account },
+    chat: { dispatcher: host.dispatcher, router: host.router, account: host.account, deletionGraceDays: host.config.account.deletionGraceDays },
     identities: host.identities,
     http,
     loginLink,
@@ -105,6 +107,7 @@ export async function startFronts(host: Host, environment: Environment, options:
   } catch (error) {
     await slack?.stop();
     await http.close();
+    host.attachSessions(undefined);
     sessions.close();
     throw error;
   }
@@ -139,6 +142,7 @@ export async function startFronts(host: Host, environment: Environment, options:
       clearInterval(pruning);
       await slack?.stop();
       await http.close();
+      host.attachSessions(undefined);
       sessions.close();
     },
   };

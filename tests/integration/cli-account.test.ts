@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { after, before, describe, test } from 'node:test';
 import { fromRoot } from '../../host/core/paths.js';
-import { tempDir } from '../helpers/fixtures.js';
+import { auditTapEnv, tempDir } from '../helpers/fixtures.js';
 
 const cli = fromRoot('dist', 'host', 'cli', 'main.js');
 let dir: string;
@@ -33,6 +33,7 @@ before(() => {
     BULKHEAD_DATA_DIR: dir,
     BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
     BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+    ...auditTapEnv,
   };
 });
 after(() => cleanup());

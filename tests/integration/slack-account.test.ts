@@ -7,7 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFakeSlackApi, type FakeSlackApi, type SlackApiCall } from '../fakes/slack-web-api.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
-import { eventCallback } from '../fakes/slack-signing.js';
+import { createServer } from 'node:http';
+import { eventCallback, slashCommandBody } from '../fakes/slack-signing.js';
+import { closeServer, listenOnLoopback, readBody } from '../fakes/local-server.js';
 import { startChatHost, type ChatHost } from '../helpers/chat-host.js';
 import type { CallerContext } from '../../host/identity/caller-context.js';
 
@@ -174,6 +176,36 @@ describe('data rights in Slack', () => {
     const inChannel = slack.calls.slice(since).filter((c) => c.body['channel'] === 'C0GENERAL7');
     assert.equal(inChannel.length, 1, 'one message in the thread');
     assert.equal(inChannel.some((c) => /login#|https?:\/\//.test(JSON.stringify(c.body))), false);
+  });
+
+  test('"/bulkhead export my data" answers only the caller, ephemerally, with a pointer; the link goes to the DM (attack: a link in an answer others may see)', async () => {
+    const user = 'U0EXPORT03';
+    const bodies: string[] = [];
+    const responseUrl = createServer((req, res) => {
+      void readBody(req).then((body) => {
+        bodies.push(body.toString('utf8'));
+        res.end('ok');
+      });
+    });
+    const port = await listenOnLoopback(responseUrl);
+    try {
+      const since = slack.calls.length;
+      const response = await chat.post(slashCommandBody({ text: 'export my data', userId: user, responseUrl: `http://127.0.0.1:${port}/commands/1` }), 'application/x-www-form-urlencoded');
+      assert.equal(response.status, 200);
+      const inDm = await slack.waitFor('chat.postMessage', (c) => slack.calls.indexOf(c) >= since && linkPattern.test(String(c.body['text'])));
+      for (let i = 0; i < 100 && bodies.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await settle();
+      assert.equal(bodies.length, 1);
+      assert.match(bodies[0] as string, /"response_type":"ephemeral"/);
+      assert.match(bodies[0] as string, /in a direct message/);
+      assert.doesNotMatch(bodies[0] as string, /login#|https?:\/\//);
+      const opened = slack.calls.slice(since).filter((c) => c.method === 'conversations.open');
+      assert.deepEqual(opened.map((c) => c.body['users']), [user]);
+      assert.match(String(inDm.body['channel']), /^D/, 'posted into a DM, not the channel the command was typed in');
+      assert.equal(bodies.some((b) => b.includes(linkPattern.exec(String(inDm.body['text']))?.[1] as string)), false);
+    } finally {
+      await closeServer(responseUrl);
+    }
   });
 
   test('a longer message that only contains a phrase goes to the router as before', async () => {
