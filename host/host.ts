@@ -1,5 +1,7 @@
 import path from 'node:path';
+import type { AccountApi } from './account/types.js';
 import type { BulkheadConfig, Environment } from './config/config.js';
+import { BulkheadError } from './core/errors.js';
 import { prepareDataDir } from './config/data-dir.js';
 import { CallerTokens } from './identity/caller-token.js';
 import { KeyService } from './keys/key-service.js';
@@ -57,6 +59,8 @@ export interface Host extends HostCore {
   readonly router: Router;
   /** Verified platform identities -> globalUserId. */
   readonly identities: IdentityDirectory;
+  /** Users' data rights (their audit log, export, deletion), for every front. */
+  readonly account: AccountApi;
   /** Lets running calls finish and stops the workers (which close the store). */
   shutdown(): Promise<void>;
 }
@@ -126,6 +130,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     dispatcher,
     router,
     identities,
+    account: accountPending,
     async shutdown() {
       await executor.close();
       identities.close();
@@ -157,4 +162,20 @@ export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'data
  */
 function ownCopy(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
+}
+
+/**
+ * Stand-in until the account service (host/account/account-service.ts) is wired in here: every
+ * data-rights operation fails with a coded error rather than answering something made up.
+ */
+const accountPending: AccountApi = {
+  activity: pending,
+  exportTo: pending,
+  status: pending,
+  requestDeletion: pending,
+  cancelDeletion: pending,
+};
+
+async function pending(): Promise<never> {
+  throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the account service is not available yet' });
 }

@@ -72,6 +72,7 @@ export async function startFronts(host: Host, environment: Environment, options:
   try {
     await registerDashboard(http, {
       dispatcher: host.dispatcher,
+      account: host.account,
       plugins: host.catalog.plugins,
       sessions,
       links,
