@@ -181,7 +181,11 @@ export class SessionStore {
     if (now - record.writtenSeen >= lastSeenWriteMs) {
       record.writtenSeen = now;
       try {
-        this.#statements.touch.run(now, record.id);
+        // No row to touch: another process ended the session (an account purge run from the CLI).
+        if (this.#statements.touch.run(now, record.id).changes === 0) {
+          this.#bySecret.delete(hash);
+          return undefined;
+        }
       } catch {
         // Last-seen is advisory on disk; the idle check uses the value in memory.
       }

@@ -1,7 +1,5 @@
 import path from 'node:path';
-import type { AccountApi } from './account/types.js';
 import type { BulkheadConfig, Environment } from './config/config.js';
-import { BulkheadError } from './core/errors.js';
 import { prepareDataDir } from './config/data-dir.js';
 import { CallerTokens } from './identity/caller-token.js';
 import { KeyService } from './keys/key-service.js';
@@ -17,6 +15,11 @@ import { IdentityDirectory } from './identity/directory.js';
 import { LlmRouter } from './router/llm.js';
 import { Router } from './router/router.js';
 import { createLogger, type Logger } from './log/index.js';
+import { existsSync } from 'node:fs';
+import { AccountService, type PurgeStep } from './account/account-service.js';
+import { DeletionQueue } from './account/deletions.js';
+import { HostAudit } from './audit/host-audit.js';
+import { SessionStore } from '../dashboard/sessions.js';
 
 /**
  * The parts of a running host below the fronts, in the main thread. There is no store here: the
@@ -59,8 +62,15 @@ export interface Host extends HostCore {
   readonly router: Router;
   /** Verified platform identities -> globalUserId. */
   readonly identities: IdentityDirectory;
-  /** Users' data rights (their audit log, export, deletion), for every front. */
-  readonly account: AccountApi;
+  /** Users' data rights: audit log, export, account deletion (host/account). */
+  readonly account: AccountService;
+  /** The host's own audit log (start-up, plugins, purges; no user data). */
+  readonly hostAudit: HostAudit;
+  /**
+   * The dashboard's live session store, once the fronts run: a purge ends the user's sessions in
+   * it (in memory and on disk). Without one, a purge ends them in dashboard.db directly.
+   */
+  attachSessions(sessions: SessionStore | undefined): void;
   /** Lets running calls finish and stops the workers (which close the store). */
   shutdown(): Promise<void>;
 }
@@ -71,6 +81,10 @@ export interface HostOptions {
   readonly warn?: (message: string) => void;
   /** The host's logger (host/log). Default: one that writes nothing. */
   readonly logger?: Logger;
+  /** Milliseconds since the epoch for the deletion grace period and audit times; injectable for tests. */
+  readonly now?: () => number;
+  /** Hears each completed purge step (see AccountService). */
+  readonly onPurgeStep?: (step: PurgeStep) => void;
 }
 
 /**
@@ -122,6 +136,37 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
       ? { llm: new LlmRouter({ apiKey: openaiApiKey, ...config.chat.llm, ...(config.chat.llm.baseURL ? { baseURL: config.chat.llm.baseURL } : {}), logger }) }
       : {},
   );
+  const deletions = new DeletionQueue(path.join(config.dataDir, 'deletions.db'), core.keys.deletionsKey(), config.store.cipher);
+  const hostAudit = new HostAudit(config.dataDir, { tap: config.account.auditTap, ...(options.now ? { now: options.now } : {}) });
+  let liveSessions: SessionStore | undefined;
+  const sessionsFile = path.join(config.dataDir, 'dashboard.db');
+  const endSessions = (globalUserId: string): void => {
+    if (liveSessions) {
+      liveSessions.endAll(globalUserId);
+      return;
+    }
+    if (!existsSync(sessionsFile)) return;
+    const times = { lifetimeMs: config.dashboard.sessionHours * 3_600_000, idleMs: config.dashboard.idleMinutes * 60_000 };
+    const sessions = new SessionStore(sessionsFile, core.keys.dashboardSessionsKey(), config.store.cipher, times);
+    try {
+      sessions.endAll(globalUserId);
+    } finally {
+      sessions.close();
+    }
+  };
+  const account = new AccountService({
+    dispatcher,
+    plugins: catalog.plugins,
+    identities,
+    deletions,
+    hostAudit,
+    keys: core.keys,
+    dataDir: config.dataDir,
+    graceDays: config.account.deletionGraceDays,
+    endSessions,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.onPurgeStep ? { onPurgeStep: options.onPurgeStep } : {}),
+  });
   return {
     ...core,
     config,
@@ -130,10 +175,19 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     dispatcher,
     router,
     identities,
-    account: accountPending,
+    account,
+    hostAudit,
+    attachSessions(sessions) {
+      liveSessions = sessions;
+    },
     async shutdown() {
-      await executor.close();
+      // New calls are refused from now on; a purge that was running stops at its next step and is
+      // finished by the next start (every step is idempotent).
+      const closing = executor.close();
+      await account.idle();
+      await closing;
       identities.close();
+      deletions.close();
     },
   };
 }
@@ -142,11 +196,17 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
  * What every executor worker starts with: derived keys only (the keyring key, the caller-token
  * key, one key per plugin), never the master or signing root keys.
  */
-export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'dataDir' | 'store'>, plugins: readonly LoadedPlugin[]): ExecutorOptions['setup'] {
+export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'dataDir' | 'store' | 'account'>, plugins: readonly LoadedPlugin[]): ExecutorOptions['setup'] {
   const tokenKey = keys.tokenKey();
+  const auditKey = keys.auditKey();
   return {
     dataDir: config.dataDir,
     store: config.store,
+    audit: {
+      key: { fileRoot: ownCopy(auditKey.fileRoot), names: ownCopy(auditKey.names) },
+      retentionDays: config.account.auditRetentionDays,
+      tap: config.account.auditTap,
+    },
     keyringKey: ownCopy(keys.keyringKey()),
     tokenKey: { kid: tokenKey.kid, key: ownCopy(tokenKey.key) },
     plugins: plugins.map((plugin) => {
@@ -162,20 +222,4 @@ export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'data
  */
 function ownCopy(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
-}
-
-/**
- * Stand-in until the account service (host/account/account-service.ts) is wired in here: every
- * data-rights operation fails with a coded error rather than answering something made up.
- */
-const accountPending: AccountApi = {
-  activity: pending,
-  exportTo: pending,
-  status: pending,
-  requestDeletion: pending,
-  cancelDeletion: pending,
-};
-
-async function pending(): Promise<never> {
-  throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the account service is not available yet' });
 }

@@ -16,6 +16,7 @@ import type { LimitCaps } from '../sandbox/limits.js';
 import { KeyService } from '../keys/key-service.js';
 import { loadRootKeys } from '../keys/load-keys.js';
 import { LoginLinks } from '../../dashboard/login-links.js';
+import { HostAudit } from '../audit/host-audit.js';
 import { dashboardBaseUrl } from '../fronts/start.js';
 
 /** One line of the usage: how a command is written and what it does. */
@@ -365,6 +366,7 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   if (action === 'approve') {
     const { read, plugin } = checkForApproval(target, approvals, config.plugins.caps);
     const approval = approvals.approve(read);
+    new HostAudit(config.dataDir, { tap: config.account.auditTap }).record({ event: 'plugin.approved', plugin: plugin.manifest.name, version: approval.version, sha256: approval.wasmSha256 });
     io.out(`Approved ${plugin.manifest.name} ${approval.version} from ${approval.folder}`);
     io.out(`  plugin.wasm sha256 ${approval.wasmSha256}`);
     io.out(`  permissions: ${(plugin.manifest.permissions ?? []).join(', ') || 'none'}`);
@@ -375,6 +377,7 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   }
   if (action === 'revoke') {
     if (approvals.revoke(target)) {
+      new HostAudit(config.dataDir, { tap: config.account.auditTap }).record({ event: 'plugin.revoked', plugin: target });
       io.out('Approval removed.');
       return 0;
     }
@@ -425,6 +428,16 @@ async function start(io: CliIo): Promise<number> {
     await host.shutdown();
     throw error;
   }
+  host.hostAudit.record({ event: 'host.started', version: version() });
+  for (const refusal of host.catalog.refused) host.hostAudit.record({ event: 'plugin.refused', code: refusal.error.code });
+  // Account deletions that came due while the host was down, and purges a crash interrupted, run
+  // now; then the queue is checked every minute.
+  const purge = (): void => {
+    host.account.purgeDue().catch((error: unknown) => logger.error({ err: error }, 'account.purge_failed'));
+  };
+  purge();
+  const purgeTimer = setInterval(purge, 60_000);
+  purgeTimer.unref();
   // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const stopped = new Promise<void>((resolve) => {
@@ -455,6 +468,7 @@ async function start(io: CliIo): Promise<number> {
   io.out('  console: `npx bulkhead console --user alice` (or `npx bulkhead invoke --user alice notes.list`)');
   io.out('Press Ctrl+C to stop.');
   await stopped;
+  clearInterval(purgeTimer);
   await fronts.close();
   await host.shutdown();
   io.out('Bulkhead stopped.');

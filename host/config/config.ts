@@ -46,6 +46,9 @@ const configVariables = [
   'BULKHEAD_INVOKE_PER_MINUTE',
   'BULKHEAD_EXPORT_PER_MINUTE',
   'BULKHEAD_LOG_LEVEL',
+  'BULKHEAD_AUDIT_RETENTION_DAYS',
+  'BULKHEAD_DELETION_GRACE_DAYS',
+  'BULKHEAD_AUDIT_TAP',
   'BULKHEAD_HTTP_HOST',
   'BULKHEAD_HTTP_PORT',
   'BULKHEAD_ADMINS',
@@ -139,6 +142,7 @@ export interface BulkheadConfig {
   readonly plugins: PluginSettings;
   readonly chat: ChatSettings;
   readonly dashboard: DashboardSettings;
+  readonly account: AccountSettings;
   /** `BULKHEAD_LOG_LEVEL`: fatal, error, warn, info (default), debug, trace or silent. */
   readonly logLevel: LogLevelName;
 }
@@ -177,6 +181,19 @@ export interface DashboardSettings {
   readonly invokePerMinute: number;
   /** `BULKHEAD_EXPORT_PER_MINUTE`: data exports (downloads of a whole account) per user per minute, default 10. */
   readonly exportPerMinute: number;
+}
+
+/** Users' data rights: their audit logs and the deletion of their accounts. */
+export interface AccountSettings {
+  /** `BULKHEAD_AUDIT_RETENTION_DAYS`: audit lines older than this are pruned (lazily, as a log is used). Default 365. */
+  readonly auditRetentionDays: number;
+  /** `BULKHEAD_DELETION_GRACE_DAYS`: days between a deletion request and the purge, during which it can be cancelled. Default 30; 0 purges at once. */
+  readonly deletionGraceDays: number;
+  /**
+   * `BULKHEAD_AUDIT_TAP`: for tests and debugging, a file that every process also appends each
+   * audit line to, as JSON (lines hold no user data and, here, no user id either). Default: none.
+   */
+  readonly auditTap: string | undefined;
 }
 
 export interface LlmSettings {
@@ -285,6 +302,11 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       invokePerMinute: integer('BULKHEAD_INVOKE_PER_MINUTE', env['BULKHEAD_INVOKE_PER_MINUTE'], 1, 10_000_000, 600),
       exportPerMinute: integer('BULKHEAD_EXPORT_PER_MINUTE', env['BULKHEAD_EXPORT_PER_MINUTE'], 1, 1_000, 10),
     },
+    account: {
+      auditRetentionDays: integer('BULKHEAD_AUDIT_RETENTION_DAYS', env['BULKHEAD_AUDIT_RETENTION_DAYS'], 1, 36_500, 365),
+      deletionGraceDays: integer('BULKHEAD_DELETION_GRACE_DAYS', env['BULKHEAD_DELETION_GRACE_DAYS'], 0, 3650, 30),
+      auditTap: env['BULKHEAD_AUDIT_TAP'] ? path.resolve(cwd, env['BULKHEAD_AUDIT_TAP']) : undefined,
+    },
     logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
     chat: {
       httpHost: env['BULKHEAD_HTTP_HOST'] || '127.0.0.1',
@@ -299,7 +321,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       }),
     },
   };
-  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard) });
+  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard), account: Object.freeze(config.account) });
 }
 
 function list(value: string | undefined): string[] {

@@ -396,6 +396,20 @@ export const errorTable = {
     area: 'dashboard',
     message: 'There is nothing at this address. The API is described at /api/v1/openapi.json.',
   },
+  // ---- data rights: audit log, export, account deletion ---------------------------------------
+  BH_AUDIT_WRITE_FAILED: {
+    area: 'audit',
+    message:
+      'Your audit log could not be written ({problem}), so this call was stopped: nothing happens to your data without a record of it. Try again; if it keeps failing, tell the operator.',
+  },
+  BH_AUDIT_FILTER_INVALID: {
+    area: 'audit',
+    message: 'The activity filter is not valid: {problem}.',
+  },
+  BH_ACCOUNT_PURGED: {
+    area: 'account',
+    message: 'This account was deleted while the request ran; nothing was kept. Your next message starts a new, empty account.',
+  },
 } as const satisfies Record<string, { readonly area: string; readonly message: string }>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -6,6 +6,7 @@ export type { CallerContext };
 import { BulkheadError } from '../core/errors.js';
 import { describeJsonLimit, jsonLimitExceeded, paramsJsonLimits } from '../core/json-limits.js';
 import type { CallOutcome, Executor } from '../executor/executor.js';
+import type { SystemOp } from '../executor/protocol.js';
 import type { Capability, LoadedPlugin } from '../plugins/catalog.js';
 
 export interface DispatcherOptions {
@@ -83,7 +84,7 @@ export class Dispatcher {
    * hits, and minting (HMAC, random id) happens about once a minute per active user. Every token
    * still has at least 60 s plus the call's time limit to live when it is handed out.
    */
-  #token(caller: CallerContext, plugin: string, timeoutMs: number): string {
+  #token(caller: Pick<CallerContext, 'globalUserId' | 'front'>, plugin: string, timeoutMs: number): string {
     const key = `${caller.globalUserId}\u0000${plugin}\u0000${caller.front}`;
     const now = Date.now();
     const known = this.#tokens.get(key);
@@ -95,9 +96,22 @@ export class Dispatcher {
     return token;
   }
 
-  /** Runs one capability for the caller. Rejects with a BulkheadError. */
+  /**
+   * Runs one capability for the caller. Rejects with a BulkheadError. A call of a capability that
+   * exists but is refused here (not allowed on this front or for this caller, params that do not
+   * fit) is recorded in the caller's audit log too, by the worker that owns the caller.
+   */
   async invoke(caller: CallerContext, pluginName: string, capabilityName: string, params: unknown): Promise<CallOutcome> {
-    const { capability, plugin, input } = this.resolve(caller, pluginName, capabilityName, params);
+    let resolved: ReturnType<Dispatcher['resolve']>;
+    try {
+      resolved = this.resolve(caller, pluginName, capabilityName, params);
+    } catch (error) {
+      if (error instanceof BulkheadError && recordedRefusals.has(error.code)) {
+        await this.system(caller, 'refused', { code: error.code }, pluginName, capabilityName);
+      }
+      throw error;
+    }
+    const { capability, plugin, input } = resolved;
     const token = this.#token(caller, pluginName, plugin.limits.timeoutMs);
     return this.#options.executor.call({
       userId: caller.globalUserId,
@@ -109,7 +123,35 @@ export class Dispatcher {
       timeoutMs: plugin.limits.timeoutMs,
     });
   }
+
+  /**
+   * The host's own work on the caller's data (the audit log, an export, a purge), done by the
+   * worker that owns the caller with a caller token like any call: no front opens a user's file.
+   * `plugin` is the plugin whose file is read (an export); the audit log goes by `bulkhead`.
+   */
+  async system(caller: Pick<CallerContext, 'globalUserId' | 'front'>, op: SystemOp, input: unknown, plugin = systemPlugin, capability: string = op): Promise<unknown> {
+    const token = this.#token(caller, plugin, systemTimeoutMs);
+    const outcome = await this.#options.executor.call({
+      userId: caller.globalUserId,
+      plugin,
+      capability,
+      exportName: '',
+      token,
+      input: JSON.stringify(input),
+      timeoutMs: systemTimeoutMs,
+      system: op,
+    });
+    return outcome.result;
+  }
 }
+
+/** The plugin name of tokens for the host's own operations on a user's audit log and account. */
+export const systemPlugin = 'bulkhead';
+/** Time limit of one system operation (a page of an export, a purge step). */
+const systemTimeoutMs = 30_000;
+
+/** Refusals of an existing capability that the caller's audit log records (with outcome "refused"). */
+const recordedRefusals: ReadonlySet<string> = new Set(['BH_CAPABILITY_FORBIDDEN', 'BH_PARAMS_INVALID', 'BH_PARAMS_TOO_LARGE']);
 
 /** Tokens minted at most this long ago are reused for the same user, plugin and front. */
 const tokenTtlSeconds = 120;

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { BulkheadError } from '../core/errors.js';
 import { jsonLimitExceeded, resultJsonLimits } from '../core/json-limits.js';
 import { pagesPerMiB } from '../sandbox/limits.js';
-import type { CallMessage, FromWorker, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
+import type { CallMessage, FromWorker, SystemOp, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
 import { Abandoned, stateLayout, WorkerState } from './worker-state.js';
 
 export interface ExecutorOptions {
@@ -39,6 +39,8 @@ export interface ExecutorCall {
   readonly token: string;
   readonly input: string;
   readonly timeoutMs: number;
+  /** The host's own work on the user's data instead of a plugin call (protocol.ts, SystemOp). */
+  readonly system?: SystemOp;
 }
 
 export interface CallOutcome {
@@ -129,6 +131,7 @@ export class Executor {
       token: call.token,
       input: call.input,
       timeoutMs: call.timeoutMs,
+      ...(call.system ? { system: call.system } : {}),
     };
     return new Promise<CallOutcome>((resolve, reject) => {
       shard.pending.set(message.seq, { message, timeoutMs: call.timeoutMs, resolve, reject });
@@ -189,7 +192,8 @@ export class Executor {
         if (!pending) continue;
         shard.pending.delete(result.seq);
         if (result.type === 'done') {
-          const parsed = parseOutput(result.output, pending.message);
+          // A system operation's answer is the host's own JSON; a plugin's is checked first.
+          const parsed = pending.message.system ? { value: result.output === null ? null : (JSON.parse(result.output) as unknown) } : parseOutput(result.output, pending.message);
           if (parsed instanceof BulkheadError) pending.reject(parsed);
           else pending.resolve({ replies: result.replies, result: parsed.value });
         } else {
@@ -233,9 +237,11 @@ export class Executor {
       const due = pending ? abandoned !== Abandoned.no || now - (shard.state.startedAt[0] as number) > pending.timeoutMs : shard.overdue !== undefined;
       if (!due) continue;
       if (shard.state.doom()) {
-        if (pending) this.#answerOverdue(shard, seq, pending, abandoned);
+        const code = pending ? this.#answerOverdue(shard, seq, pending, abandoned) : undefined;
         shard.overdue = undefined;
         this.#recover(shard, Atomics.load(slots, stateLayout.lastStarted), shard.worker);
+        // The terminated worker could not record the call's end: the new one does.
+        if (pending && code) this.#recordEnded(shard, pending.message, code);
       } else if (pending) {
         this.#answerOverdue(shard, seq, pending, abandoned);
         shard.overdue = { seq, since: now };
@@ -245,18 +251,29 @@ export class Executor {
     }
   }
 
-  #answerOverdue(shard: Shard, seq: number, pending: Pending, abandoned: number): void {
+  /** Answers a call its worker did not finish in time; returns the code it was answered with. */
+  #answerOverdue(shard: Shard, seq: number, pending: Pending, abandoned: number): string {
     shard.pending.delete(seq);
     const { plugin, capability } = pending.message;
     const where = { plugin, capability };
     const { memoryMiB } = this.#options.setup.plugins.find((p) => p.manifest.name === plugin)?.limits ?? { memoryMiB: 0 };
-    pending.reject(
+    const error =
       abandoned === Abandoned.contract
         ? new BulkheadError('BH_PLUGIN_CONTRACT', { ...where, problem: 'it went on running after breaking the host-function contract' })
         : abandoned === Abandoned.memory
           ? new BulkheadError('BH_PLUGIN_MEMORY_LIMIT', { ...where, limitMiB: memoryMiB })
-          : new BulkheadError('BH_PLUGIN_TIMEOUT', { ...where, limitMs: pending.timeoutMs }),
-    );
+          : new BulkheadError('BH_PLUGIN_TIMEOUT', { ...where, limitMs: pending.timeoutMs });
+    pending.reject(error);
+    return error.code;
+  }
+
+  /**
+   * Has the shard's (new) worker write the audit line of a plugin call whose worker was terminated
+   * or lost before it could: the user's log has no silent gap. Its answer goes nowhere.
+   */
+  #recordEnded(shard: Shard, message: CallMessage, code: string): void {
+    if (message.system || this.#closed) return;
+    this.#enqueue(shard, { ...message, seq: ++this.#seq, exportName: '', input: JSON.stringify({ code }), system: 'ended' });
   }
 
   /**
@@ -298,6 +315,7 @@ export class Executor {
         if (shard.pending.get(pending.message.seq) !== pending) continue;
         shard.pending.delete(pending.message.seq);
         pending.reject(new BulkheadError('BH_EXECUTOR_WORKER_LOST'));
+        this.#recordEnded(shard, pending.message, 'BH_EXECUTOR_WORKER_LOST');
       }
     };
     if (old) {

@@ -40,6 +40,15 @@ export class InstanceCache {
     return entry.instance;
   }
 
+  /** Forgets every instance of a user (their linear memory may hold their data): before a purge. */
+  dropUser(userId: string): void {
+    for (const [key, entry] of [...this.#entries]) {
+      if (!key.endsWith(`\u0000${userId}`)) continue;
+      this.#entries.delete(key);
+      this.#bytes -= entry.bytes;
+    }
+  }
+
   /** Keeps an instance after a call that ended cleanly, evicting the oldest to stay in bounds. */
   keep(key: string, instance: Instance): void {
     const bytes = instance.kernel.residentBytes;

@@ -16,6 +16,12 @@ export interface WorkerSetup {
   /** Verifies caller tokens; the worker has no use for minting them. */
   readonly tokenKey: { readonly kid: string; readonly key: Uint8Array };
   readonly plugins: readonly WorkerPlugin[];
+  /** The users' audit logs (host/audit/audit-log.ts): key material and settings. */
+  readonly audit: {
+    readonly key: { readonly fileRoot: Uint8Array; readonly names: Uint8Array };
+    readonly retentionDays: number;
+    readonly tap: string | undefined;
+  };
   /** Most plugin instances (one per user and plugin) alive in this worker. */
   readonly maxInstances: number;
   /** Most bytes (linear memory and variables) the warm instances of this worker keep together. */
@@ -49,9 +55,28 @@ export interface CallMessage {
   readonly token: string;
   /** The call's time limit, ms, counted from when the worker starts it. */
   readonly timeoutMs: number;
-  /** Params JSON, already validated against the capability's schema. */
+  /** Params JSON, already validated against the capability's schema (for a system operation, its own request). */
   readonly input: string;
+  /**
+   * Set for the host's own work on the user's data, done by the worker that owns the user with the
+   * same verified token (no plugin runs): see SystemOp.
+   */
+  readonly system?: SystemOp;
 }
+
+/**
+ * The host's own operations on a user's data, run by the worker that owns the user:
+ * - `refused`: record a call the dispatcher refused (input `{code}`), then answer;
+ * - `ended`: record a call the watchdog ended or lost (input `{code}`);
+ * - `activity`: a page of the audit log (input: ActivityFilter);
+ * - `audit-since`: audit lines after a seq, oldest first (input `{after, limit}`), for an export;
+ * - `records`: records of one collection after an id (input `{collection, after, limit}`), for an export;
+ * - `created-at`: when the user's log began;
+ * - `account-line`: record an account action (input `{op, outcome}`);
+ * - `keyring-names`: the plugin names the keyring holds salts under (for a purge to find every file);
+ * - `purge`: close everything of the user and shred and remove the files named in the input.
+ */
+export type SystemOp = 'refused' | 'ended' | 'activity' | 'audit-since' | 'records' | 'created-at' | 'account-line' | 'keyring-names' | 'purge';
 
 /** The outcome of one call. */
 export type CallResult =

@@ -9,7 +9,11 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CallerTokens } from '../identity/caller-token.js';
 import { BulkheadError } from '../core/errors.js';
-import type { PluginKey } from '../keys/key-service.js';
+import { auditKeyringName, type PluginKey } from '../keys/key-service.js';
+import { AuditLog, type AuditEntry } from '../audit/audit-log.js';
+import type { CallerClaims } from '../identity/caller-token.js';
+import type { ActivityFilter, AccountAction } from '../account/types.js';
+import { removeDatabaseFiles } from '../sqlite/encrypted-database.js';
 import { Keyring } from '../keys/keyring.js';
 import { hostNamespace, kernelNamespace } from '../sandbox/abi.js';
 import { classifyFailure, pluginError } from '../sandbox/failures.js';
@@ -35,6 +39,15 @@ const pluginKeys = new Map<string, PluginKey>(
 );
 const tokens = new CallerTokens({ current: { kid: setup.tokenKey.kid, key: toBuffer(setup.tokenKey.key) } });
 const keyring = new Keyring(path.join(setup.dataDir, 'keyring.db'), toBuffer(setup.keyringKey), setup.store.cipher);
+const auditLog = new AuditLog({
+  dataDir: setup.dataDir,
+  keyring,
+  key: { plugin: auditKeyringName, fileRoot: toBuffer(setup.audit.key.fileRoot), names: toBuffer(setup.audit.key.names) },
+  cipher: setup.store.cipher,
+  retentionDays: setup.audit.retentionDays,
+  maxOpenFiles: setup.store.maxOpenFiles,
+  ...(setup.audit.tap ? { tap: setup.audit.tap } : {}),
+});
 const store = new Store({
   dataDir: setup.dataDir,
   keyring,
@@ -42,12 +55,33 @@ const store = new Store({
   pluginKey: (plugin) => pluginKeys.get(plugin) as PluginKey,
   manifest: (plugin) => plugins.get(plugin)?.manifest,
   pluginQuotaMiB: (plugin) => plugins.get(plugin)?.limits.storeMiB ?? 1,
+  // Every store operation of a call leaves its line in the user's log, written before a write commits.
+  audit: ({ claims, op, collection, rows, code, deadline }) =>
+    auditLog.append(
+      claims.sub,
+      [
+      {
+        at: Date.now(),
+        front: claims.front,
+        kind: 'store',
+        plugin: claims.plg,
+        ...(current ? { capability: current.capability } : {}),
+        ...(op ? { op } : {}),
+        ...(collection ? { collection } : {}),
+        ...(code === undefined ? { rows, outcome: 'ok' } : { outcome: 'error', code }),
+      },
+      ],
+      Number.isFinite(deadline) ? deadline : undefined,
+    ),
   ...setup.store,
 });
 // Between calls, files nobody used for a while are closed, so another process (`bulkhead invoke`
 // for a console user who also uses the dashboard) can open them. The timer never keeps the worker alive.
 const idleCloseMs = setup.store.idleCloseSeconds * 1000;
-setInterval(() => store.closeIdle(idleCloseMs), Math.min(idleCloseMs, 10_000)).unref();
+setInterval(() => {
+  store.closeIdle(idleCloseMs);
+  auditLog.closeIdle(idleCloseMs);
+}, Math.min(idleCloseMs, 10_000)).unref();
 const instances = new InstanceCache(setup.maxInstances, setup.instanceCacheBytes);
 
 /** The call in progress: what the host functions act for. */
@@ -108,7 +142,9 @@ async function pump(): Promise<void> {
     Atomics.store(state.slots, stateLayout.lastStarted, call.seq);
     Atomics.store(state.slots, stateLayout.running, call.seq);
     try {
-      const { replies, output } = await run(call);
+      // The user is the one the token names, verified here before anything runs or is recorded.
+      const claims = tokens.verify(call.token, call.plugin);
+      const { replies, output } = call.system ? native(() => runSystem(call, claims)) : await runAudited(call, claims);
       outbox.push({ type: 'done', seq: call.seq, replies, output });
     } catch (error) {
       outbox.push({ type: 'failed', seq: call.seq, error: toBulkheadError(error, call).toJSON() });
@@ -132,6 +168,7 @@ function flush(): void {
 function shutDown(): void {
   if (state.move(Mode.idle, Mode.native)) {
     store.close();
+    auditLog.close();
     keyring.close();
     state.move(Mode.native, Mode.idle);
   }
@@ -141,11 +178,106 @@ function shutDown(): void {
 
 const utf8 = new TextEncoder();
 
-async function run(call: CallMessage): Promise<{ replies: string[]; output: string | null }> {
+interface Answer {
+  readonly replies: string[];
+  readonly output: string | null;
+}
+
+/**
+ * Runs a plugin call and records it in the user's log: one `call` line with its outcome (its
+ * store operations wrote theirs as they ran). A call whose line cannot be written fails with
+ * BH_AUDIT_WRITE_FAILED, whatever it answered.
+ */
+async function runAudited(call: CallMessage, claims: CallerClaims): Promise<Answer> {
+  let answer: Answer;
+  try {
+    answer = await run(call, claims);
+  } catch (error) {
+    const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
+    native(() => recordCall(call, claims, 'error', code));
+    throw error;
+  }
+  native(() => recordCall(call, claims, 'ok'));
+  return answer;
+}
+
+function recordCall(call: CallMessage, claims: CallerClaims, outcome: AuditEntry['outcome'], code?: string): void {
+  auditLog.append(
+    claims.sub,
+    [{ at: Date.now(), front: claims.front, kind: 'call', plugin: call.plugin, capability: call.capability, outcome, ...(code ? { code } : {}) }],
+    (state.startedAt[0] as number) + call.timeoutMs,
+  );
+}
+
+/**
+ * Runs host work that goes into SQLite with the watchdog told (a worker is never terminated in
+ * native code). A worker the watchdog has already claimed does nothing more.
+ */
+function native<T>(work: () => T): T {
+  if (!state.move(Mode.guest, Mode.native)) throw new BulkheadError('BH_EXECUTOR_WORKER_LOST');
+  try {
+    return work();
+  } finally {
+    state.move(Mode.native, Mode.guest);
+  }
+}
+
+const none: Answer = Object.freeze({ replies: [], output: null }) as Answer;
+
+function answer(value: unknown): Answer {
+  return { replies: [], output: JSON.stringify(value) };
+}
+
+const fileIdPattern = /^[0-9a-f]{64}$/;
+const keyringNamePattern = /^(?:~audit|[a-z][a-z0-9-]{0,62})$/;
+
+/** The host's own operations on the user's data (protocol.ts, SystemOp). */
+function runSystem(call: CallMessage, claims: CallerClaims): Answer {
+  const input = JSON.parse(call.input) as Record<string, unknown>;
+  const user = claims.sub;
+  switch (call.system) {
+    case 'refused':
+    case 'ended':
+      recordCall(call, claims, call.system === 'refused' ? 'refused' : 'error', String(input['code']));
+      return none;
+    case 'activity':
+      return answer(auditLog.page(user, input as ActivityFilter));
+    case 'audit-since':
+      return answer(auditLog.since(user, input['after'] as number, input['limit'] as number));
+    case 'records':
+      return answer(store.exportPage(call.token, call.plugin, input['collection'] as string, input['after'] as string, input['limit'] as number));
+    case 'created-at':
+      return answer({ createdAt: auditLog.createdAt(user) ?? null });
+    case 'account-line':
+      auditLog.append(user, [{ at: Date.now(), front: claims.front, kind: 'account', op: input['op'] as AccountAction, outcome: 'ok' }]);
+      return none;
+    case 'keyring-names':
+      return answer(keyring.names());
+    case 'purge': {
+      // Nothing of the user stays open or warm here: no handle writes to a file being removed,
+      // and no instance keeps their data in its memory.
+      store.closeUser(user);
+      auditLog.closeUser(user);
+      instances.dropUser(user);
+      const files = input['files'] as { keyring: string; fileId: string }[];
+      for (const { keyring: name, fileId } of files) {
+        if (!keyringNamePattern.test(name) || !fileIdPattern.test(fileId)) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'a purge named a file badly' });
+        // The salt first: from then on no copy of the file can be decrypted; then the file itself.
+        keyring.busyTimeoutMs = 2000;
+        keyring.shred(name, fileId);
+        removeDatabaseFiles(name === auditKeyringName ? path.join(setup.dataDir, 'audit', `${fileId}.db`) : path.join(setup.dataDir, 'plugins', name, `${fileId}.db`));
+      }
+      return answer({ files: files.length });
+    }
+    default:
+      throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unknown system operation' });
+  }
+}
+
+async function run(call: CallMessage, claims: CallerClaims): Promise<Answer> {
   const plugin = plugins.get(call.plugin);
   if (!plugin) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the worker does not know the plugin' });
-  // The instance belongs to the user the token names, verified here before anything runs.
-  const claims = tokens.verify(call.token, call.plugin);
+  // The instance belongs to the user the token names.
   const key = `${call.plugin}\u0000${claims.sub}`;
   const instance = instances.take(key) ?? (await instantiate(plugin));
   const deadline = (state.startedAt[0] as number) + call.timeoutMs;

@@ -68,6 +68,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     { lifetimeMs: dashboard.sessionHours * 3_600_000, idleMs: dashboard.idleMinutes * 60_000 },
     now,
   );
+  host.attachSessions(sessions);
   let dashboardUrl = dashboard.publicUrl ?? '';
   try {
     await registerDashboard(http, {
@@ -84,6 +85,7 @@ export async function startFronts(host: Host, environment: Environment, options:
       now,
     });
   } catch (error) {
+    host.attachSessions(undefined);
     sessions.close();
     throw error;
   }
@@ -106,6 +108,7 @@ export async function startFronts(host: Host, environment: Environment, options:
   } catch (error) {
     await slack?.stop();
     await http.close();
+    host.attachSessions(undefined);
     sessions.close();
     throw error;
   }
@@ -140,6 +143,7 @@ export async function startFronts(host: Host, environment: Environment, options:
       clearInterval(pruning);
       await slack?.stop();
       await http.close();
+      host.attachSessions(undefined);
       sessions.close();
     },
   };

@@ -29,6 +29,17 @@ interface Open {
   readonly db: SqliteDatabase;
   readonly get: SqliteStatement<[string, string, string], { global_user_id: string }>;
   readonly insert: SqliteStatement<[string, string, string, string, number]>;
+  readonly ofUser: SqliteStatement<[string], { platform: string; team_id: string; user_id: string; created_at: number }>;
+  readonly forget: SqliteStatement<[string]>;
+}
+
+/** A platform identity linked to a Bulkhead user. */
+export interface LinkedIdentity {
+  readonly platform: Platform;
+  readonly teamId: string;
+  readonly userId: string;
+  /** When the identity first reached Bulkhead, ms since the epoch. */
+  readonly linkedAt: number;
 }
 
 export class IdentityDirectory {
@@ -60,6 +71,29 @@ export class IdentityDirectory {
     }
   }
 
+  /** The platform identities linked to a user (for their export). */
+  identitiesOf(globalUserId: string): LinkedIdentity[] {
+    try {
+      return this.#opened()
+        .ofUser.all(globalUserId)
+        .map((row) => ({ platform: row.platform as Platform, teamId: row.team_id, userId: row.user_id, linkedAt: row.created_at }));
+    } catch (error) {
+      throw translateSqliteError(error);
+    }
+  }
+
+  /**
+   * Unlinks every platform identity of a user (an account purge): their next message gets a new
+   * globalUserId, so a new, empty account. Returns how many were unlinked.
+   */
+  forget(globalUserId: string): number {
+    try {
+      return this.#opened().forget.run(globalUserId).changes;
+    } catch (error) {
+      throw translateSqliteError(error);
+    }
+  }
+
   close(): void {
     if (this.#open?.db.open) this.#open.db.close();
     this.#open = undefined;
@@ -69,6 +103,7 @@ export class IdentityDirectory {
     if (!this.#open) {
       const db = openHostDatabase(this.#file, this.#key, this.#cipher, {
         applicationId: directoryApplicationId,
+        secureDelete: true,
         schemaSql: `CREATE TABLE IF NOT EXISTS "identities" (
           "platform" TEXT NOT NULL, "team_id" TEXT NOT NULL, "user_id" TEXT NOT NULL,
           "global_user_id" TEXT NOT NULL UNIQUE, "created_at" INTEGER NOT NULL,
@@ -78,6 +113,8 @@ export class IdentityDirectory {
         db,
         get: db.prepare('SELECT "global_user_id" FROM "identities" WHERE "platform" = ? AND "team_id" = ? AND "user_id" = ?'),
         insert: db.prepare('INSERT OR IGNORE INTO "identities" ("platform", "team_id", "user_id", "global_user_id", "created_at") VALUES (?, ?, ?, ?, ?)'),
+        ofUser: db.prepare('SELECT "platform", "team_id", "user_id", "created_at" FROM "identities" WHERE "global_user_id" = ? ORDER BY "created_at"'),
+        forget: db.prepare('DELETE FROM "identities" WHERE "global_user_id" = ?'),
       };
       this.#key.fill(0); // SQLite holds the key from here on
     }

@@ -26,6 +26,9 @@ export interface PluginKey {
   readonly names: Buffer;
 }
 
+/** The keyring name of the users' audit files: not a valid plugin name, so it never collides with one. */
+export const auditKeyringName = '~audit';
+
 /** The derived name of a user's file for a plugin: HMAC-SHA256 of the user id, hex. */
 export function fileIdFor(pluginKey: PluginKey, userId: string): string {
   return createHmac('sha256', pluginKey.names).update(userId, 'utf8').digest('hex');
@@ -45,6 +48,9 @@ export function fileKeyFor(pluginKey: PluginKey, fileId: string, salt: Buffer): 
  *         -> ["keyring"]                 -> key of the host keyring database
  *         -> ["identity-directory"]      -> key of the identity directory database
  *         -> ["dashboard-sessions"]      -> key of the dashboard's session database
+ *         -> ["audit-log"]               -> audit key -> ["audit-file-root"] / ["audit-file-names"]
+ *                                                      -> ["user-file", fileId] + salt = a user's audit file key
+ *         -> ["deletions"]               -> key of the account-deletion queue database
  * signing -> ["caller-token"]            -> MAC key of caller tokens (kid: ["caller-token-kid"])
  *         -> ["dashboard-login-link"]    -> AES-256-GCM key of magic login links
  *         -> ["dashboard-cookie"]        -> key of the session cookie (@fastify/secure-session)
@@ -54,6 +60,7 @@ export class KeyService {
   readonly #master: Buffer;
   readonly #signing: Buffer;
   readonly #pluginKeys = new Map<string, PluginKey>();
+  #auditKey: PluginKey | undefined;
 
   constructor(keys: RootKeys) {
     this.#master = Buffer.from(keys.master);
@@ -73,6 +80,25 @@ export class KeyService {
       this.#pluginKeys.set(plugin, key);
     }
     return key;
+  }
+
+  /**
+   * Key material of the users' audit logs, shaped like a plugin key: one audit file per user,
+   * named and keyed like a plugin file, with its salt in the keyring under the name `~audit`
+   * (no plugin can take it: plugin names start with a letter). Shredding that salt shreds the log.
+   */
+  auditKey(): PluginKey {
+    if (!this.#auditKey) {
+      const root = deriveKey(this.#master, ['audit-log']);
+      this.#auditKey = Object.freeze({ plugin: auditKeyringName, fileRoot: deriveKey(root, ['audit-file-root']), names: deriveKey(root, ['audit-file-names']) });
+      root.fill(0);
+    }
+    return this.#auditKey;
+  }
+
+  /** Key of the host's queue of account deletions (host/account/deletions.ts). */
+  deletionsKey(): Buffer {
+    return deriveKey(this.#master, ['deletions']);
   }
 
   keyringKey(): Buffer {

@@ -91,6 +91,11 @@ export class Keyring {
     });
   }
 
+  /** Every name (plugin, or `~audit`) the keyring holds salts under. */
+  names(): string[] {
+    return coded(() => this.#db.prepare('SELECT DISTINCT "plugin" FROM "file_salts" ORDER BY "plugin"').pluck().all() as string[]);
+  }
+
   /** Crypto-shreds a file: without its salt its key can never be derived again. */
   shred(plugin: string, fileId: string): boolean {
     return coded(() => {

@@ -14,15 +14,19 @@ export class OpenFile {
     this.db = db;
   }
 
-  /** The prepared statement for `sql`; `pluck` (fixed when it is first prepared) returns only the first column. */
-  statement(sql: string, pluck = false): SqliteStatement {
+  /**
+   * The prepared statement for `sql`. `mode` is fixed when it is first prepared: 'pluck' returns
+   * only the first column, 'raw' each row as an array.
+   */
+  statement(sql: string, mode?: 'pluck' | 'raw'): SqliteStatement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       if (this.#statements.size >= maxStatementsPerFile) {
         this.#statements.delete(this.#statements.keys().next().value as string);
       }
       statement = this.db.prepare(sql);
-      if (pluck) statement.pluck(true);
+      if (mode === 'pluck') statement.pluck(true);
+      else if (mode === 'raw') statement.raw(true);
       this.#statements.set(sql, statement);
     }
     return statement;
@@ -89,6 +93,15 @@ export class OpenFiles {
       closed++;
     }
     return closed;
+  }
+
+  /** Closes the files whose key matches. */
+  closeWhere(matches: (key: string) => boolean): void {
+    for (const [key, file] of [...this.#files]) {
+      if (!matches(key)) continue;
+      this.#files.delete(key);
+      file.close();
+    }
   }
 
   closeAll(): void {

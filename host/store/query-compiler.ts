@@ -17,7 +17,7 @@ export interface CompiledQuery {
   /** For insert: the record as it will be stored. */
   readonly record?: Record<string, unknown>;
   /**
-   * For find: the same query answering one value, the records as a JSON array (same params),
+   * For find: the same query answering one row, the number of records and the records as a JSON array (same params),
    * each record's size counted by `bh_answer_bytes` before it joins the array.
    */
   readonly jsonSql?: string;
@@ -228,7 +228,7 @@ function compileFind(collection: CollectionDef, request: Record<string, unknown>
     sql: `SELECT ${collection.selectList} ${from}`,
     // The records are joined as text (a subquery's column loses its JSON subtype, and re-parsing it
     // with json() would cost a second pass over every record).
-    jsonSql: `SELECT coalesce('[' || group_concat("r", ','${arrayOrder}) || ']', '[]') FROM (SELECT ${collection.jsonObject} AS "r"${keys} ${from}) WHERE bh_answer_bytes(octet_length("r"))`,
+    jsonSql: `SELECT count(*), coalesce('[' || group_concat("r", ','${arrayOrder}) || ']', '[]') FROM (SELECT ${collection.jsonObject} AS "r"${keys} ${from}) WHERE bh_answer_bytes(octet_length("r"))`,
     params,
     collection,
   };

@@ -1,24 +1,17 @@
 import { limitDefault } from '../config/limits.js';
-import { mkdirSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { CallerTokens } from '../identity/caller-token.js';
+import type { CallerClaims, CallerTokens } from '../identity/caller-token.js';
 import { BulkheadError } from '../core/errors.js';
 import type { Keyring } from '../keys/keyring.js';
-import { fileIdFor, fileKeyFor, type PluginKey } from '../keys/key-service.js';
+import { fileIdFor, type PluginKey } from '../keys/key-service.js';
 import type { PluginManifest } from '../manifest/manifest.js';
-import {
-  openEncryptedDatabase,
-  removeDatabaseFiles,
-  sqliteCode,
-  translateSqliteError,
-  type Cipher,
-  type SqliteDatabase,
-} from '../sqlite/encrypted-database.js';
+import { removeDatabaseFiles, sqliteCode, translateSqliteError, type Cipher } from '../sqlite/encrypted-database.js';
 import { createFile, prepareFile } from './migrate.js';
 import { OpenFile, OpenFiles } from './open-files.js';
 import { QueryMeter, QueryStopped, unlimitedBudget, type QueryBudget } from './query-budget.js';
-import { compileQuery, type CompiledQuery } from './query-compiler.js';
+import { compileQuery, type CompiledQuery, type QueryOp } from './query-compiler.js';
+import { openUserFile } from './user-file.js';
 import { buildStorageSchema, type StorageSchema } from './storage-schema.js';
 
 export interface StoreOptions {
@@ -44,6 +37,27 @@ export interface StoreOptions {
   readonly pluginQuotaMiB?: (plugin: string) => number;
   /** Longest wait for a file another process holds, ms (never past the call's deadline). Default 2000. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Records every query of a verified caller (the audit log): called after the query ran and, for
+   * a write, before it commits, so that a write whose record fails is rolled back; called too for
+   * a query that was refused or failed (with its code). It throws to fail the query.
+   */
+  readonly audit?: (event: StoreAuditEvent) => void;
+}
+
+/** What the audit log learns of one query: never a value, only what it was and what it touched. */
+export interface StoreAuditEvent {
+  readonly claims: CallerClaims;
+  /** The operation, when the request named a valid one. */
+  readonly op?: QueryOp;
+  /** The collection, when the request named one the manifest declares. */
+  readonly collection?: string;
+  /** Records inserted, found, counted, updated or deleted (successful queries). */
+  readonly rows?: number;
+  /** The coded error of a refused or failed query. */
+  readonly code?: string;
+  /** The call's deadline: a wait for a log another process holds ends before it. */
+  readonly deadline: number;
 }
 
 /** What a successful query returns (schemas/query.v1.json, response). */
@@ -86,7 +100,6 @@ export class Store {
   readonly #now: () => number;
   readonly #files: OpenFiles;
   readonly #schemas = new Map<string, StorageSchema>();
-  readonly #madeDirs = new Set<string>();
   readonly #meter: QueryMeter;
   #closed = false;
 
@@ -124,27 +137,93 @@ export class Store {
   #execute<T>(token: string, plugin: string, request: unknown, budget: QueryBudget, runner: (file: OpenFile, query: CompiledQuery) => T): T {
     if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
     const claims = this.#options.tokens.verify(token, plugin);
-    // Compile first: a refused query never creates or opens a file.
-    const schema = this.#schema(plugin);
-    const query = compileQuery(schema, request, { now: this.#now(), newId: randomUUID });
-    const key = fileCacheKey(plugin, claims.sub);
-    const file = this.#files.get(key) ?? this.#open(schema, claims.sub, key, budget);
-    this.#meter.start(budget);
+    const audit = this.#options.audit;
+    let query: CompiledQuery | undefined;
+    let auditing = false;
     try {
-      return runner(file, query);
-    } catch (error) {
-      if (error instanceof QueryStopped) throw this.#stopped(error);
-      const code = sqliteCode(error);
-      if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new BulkheadError('BH_STORE_UNIQUE_VIOLATION', { collection: query.collection.name });
+      // Compile first: a refused query never creates or opens a file.
+      const schema = this.#schema(plugin);
+      query = compileQuery(schema, request, { now: this.#now(), newId: randomUUID });
+      const key = fileCacheKey(plugin, claims.sub);
+      const file = this.#files.get(key) ?? (this.#open(schema, claims.sub, key, budget) as OpenFile);
+      const write = audit !== undefined && query.op !== 'find' && query.op !== 'count';
+      this.#meter.start(budget);
+      try {
+        // A write commits only once its audit line is written: the log never misses a change.
+        if (write) file.statement('BEGIN').run();
+        let result: T;
+        try {
+          result = runner(file, query);
+          if (audit) {
+            auditing = true;
+            audit({ claims, op: query.op, collection: query.collection.name, rows: rowsTouched, deadline: budget.deadline });
+            auditing = false;
+          }
+        } catch (error) {
+          if (write && file.db.inTransaction) file.statement('ROLLBACK').run();
+          throw error;
+        }
+        if (write) file.statement('COMMIT').run();
+        return result;
+      } catch (error) {
+        if (auditing || error instanceof BulkheadError) throw error;
+        if (error instanceof QueryStopped) throw this.#stopped(error);
+        const code = sqliteCode(error);
+        if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new BulkheadError('BH_STORE_UNIQUE_VIOLATION', { collection: query.collection.name });
+        }
+        if (code === 'SQLITE_FULL') throw new BulkheadError('BH_STORE_QUOTA_EXCEEDED', { plugin, limitMiB: this.#quotaMiB(plugin) });
+        // A damaged or failing file is closed so that the next request opens and checks it afresh.
+        this.#files.close(key);
+        throw translateSqliteError(error);
+      } finally {
+        this.#meter.start(unlimitedBudget);
       }
-      if (code === 'SQLITE_FULL') throw new BulkheadError('BH_STORE_QUOTA_EXCEEDED', { plugin, limitMiB: this.#quotaMiB(plugin) });
-      // A damaged or failing file is closed so that the next request opens and checks it afresh.
+    } catch (error) {
+      // A refused or failed query is recorded too, by what it was (never by its content). If that
+      // line cannot be written either, the caller still hears the query's own error: the query
+      // changed nothing, so nothing happened unrecorded.
+      if (audit && !auditing) {
+        const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
+        try {
+          audit({ claims, ...describeRequest(query, request, this.#schemas.get(plugin)), code, deadline: budget.deadline });
+        } catch {
+          // the query's error below
+        }
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The records of one collection of the caller's file in id order, after `afterId`, for an
+   * export: a page at a time, so that a user with many records is exported in bounded memory.
+   * A file the user never created is not created: the answer is empty.
+   */
+  exportPage(token: string, plugin: string, collection: string, afterId: string, limit: number): Record<string, unknown>[] {
+    if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
+    const claims = this.#options.tokens.verify(token, plugin);
+    const schema = this.#schema(plugin);
+    const def = schema.collections.get(collection);
+    if (!def) throw new BulkheadError('BH_QUERY_UNKNOWN_COLLECTION', { declared: schema.collectionList });
+    const key = fileCacheKey(plugin, claims.sub);
+    const file = this.#files.get(key) ?? this.#open(schema, claims.sub, key, unlimitedBudget, false);
+    if (!file) return [];
+    try {
+      const rows = file.statement(`SELECT ${def.selectList} FROM ${def.table} WHERE "id" > ? ORDER BY "id" LIMIT ?`).all(afterId, limit) as Record<string, unknown>[];
+      return rows.map((row) => def.decode(row));
+    } catch (error) {
       this.#files.close(key);
       throw translateSqliteError(error);
-    } finally {
-      this.#meter.start(unlimitedBudget);
     }
+  }
+
+  /**
+   * Closes the caller's open files (of every plugin) without touching them: before a purge, so
+   * that no handle keeps writing to a file that is being removed.
+   */
+  closeUser(userId: string): void {
+    this.#files.closeWhere((key) => key.endsWith(`\u0000${userId}`));
   }
 
   #stopped(error: QueryStopped): BulkheadError {
@@ -217,66 +296,30 @@ export class Store {
     return path.join(this.#options.dataDir, 'plugins', plugin, `${fileId}.db`);
   }
 
-  #open(schema: StorageSchema, userId: string, cacheKey: string, budget: QueryBudget): OpenFile {
+  #open(schema: StorageSchema, userId: string, cacheKey: string, budget: QueryBudget, create = true): OpenFile | undefined {
     const { plugin } = schema;
     const pluginKey = this.#options.pluginKey(plugin);
     const fileId = fileIdFor(pluginKey, userId);
-    const file = this.#filePath(plugin, fileId);
-    const dir = path.dirname(file);
-    if (!this.#madeDirs.has(dir)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      this.#madeDirs.add(dir);
-    }
     // A file another process holds is waited for, but never past the call's deadline: the worker
     // cannot be stopped while SQLite waits, and the caller should hear BH_STORE_BUSY in time. The
     // margin leaves the plugin time to hand the answer back on a loaded machine (with 50 ms, a
     // call on two busy cores sometimes ended as BH_PLUGIN_TIMEOUT instead).
     const busyTimeoutMs = Math.floor(Math.max(0, Math.min(this.#options.busyTimeoutMs ?? storeDefaults.busyTimeoutMs, budget.deadline - Date.now() - busyAnswerMarginMs)));
-    const keyring = this.#options.keyring;
-    keyring.busyTimeoutMs = busyTimeoutMs;
-    const entry = keyring.entry(plugin, fileId);
-    const size = fileSize(file);
-    if (entry?.created) {
-      // The keyring knows this file existed: missing or emptied, it is lost data, never a new user.
-      if (size === undefined) throw new BulkheadError('BH_STORE_FILE_MISSING', { plugin });
-      if (size === 0) throw new BulkheadError('BH_STORE_FILE_TRUNCATED', { plugin });
-    } else if (!entry && size !== undefined) {
-      throw new BulkheadError('BH_STORE_SHREDDED');
-    }
-    // No file yet, or an empty one whose creation was interrupted (the keyring entry is not marked
-    // created, so no user data was ever written to it): it is made from scratch. A non-empty file
-    // whose entry is not marked is opened and checked like any other, then marked.
-    const isNew = size === undefined || size === 0;
-    if (isNew && size !== undefined) removeDatabaseFiles(file);
-    const salt = entry?.salt ?? keyring.saltOrCreate(plugin, fileId);
-    const key = fileKeyFor(pluginKey, fileId, salt);
+    this.#options.keyring.busyTimeoutMs = busyTimeoutMs;
+    const now = this.#now();
     // Each user's file has one owner (one process, and in it one worker): holding its lock keeps
     // the WAL index in memory (no -shm file to create per open) and stops a second host from
     // serving the same user from the same data directory.
-    const options = { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, exclusive: true, busyTimeoutMs };
-    let db: SqliteDatabase;
-    try {
-      if (isNew) {
-        db = createFile(file, key, options, schema, this.#now());
-        try {
-          keyring.markCreated(plugin, fileId);
-        } catch (error) {
-          db.close();
-          throw error;
-        }
-      } else {
-        db = openEncryptedDatabase(file, key, { ...options, create: false });
-        try {
-          prepareFile(db, schema, this.#now());
-          if (!entry?.created) keyring.markCreated(plugin, fileId);
-        } catch (error) {
-          db.close();
-          throw translateSqliteError(error);
-        }
-      }
-    } finally {
-      key.fill(0);
-    }
+    const db = openUserFile({
+      file: this.#filePath(plugin, fileId),
+      fileId,
+      keyring: this.#options.keyring,
+      key: pluginKey,
+      kind: { create: (file, key, options) => createFile(file, key, options, schema, now), prepare: (opened) => prepareFile(opened, schema, now) },
+      options: { cipher: this.#cipher, cacheKiB: this.#pageCacheKiB, exclusive: true, busyTimeoutMs },
+      create,
+    });
+    if (!db) return undefined;
     db.pragma(`max_page_count = ${Math.floor((this.#quotaMiB(plugin) * 1048576) / pageBytes)}`);
     this.#meter.register(db);
     const open = new OpenFile(db);
@@ -285,14 +328,24 @@ export class Store {
   }
 }
 
-/** The size of a file, or undefined when there is none. */
-function fileSize(file: string): number | undefined {
-  try {
-    return statSync(file).size;
-  } catch {
-    return undefined;
-  }
+const queryOps: ReadonlySet<string> = new Set<QueryOp>(['insert', 'find', 'update', 'delete', 'count']);
+
+/**
+ * What a query that failed was, in names the manifest declares (anything else the request holds
+ * may be a value, and is left out).
+ */
+function describeRequest(query: CompiledQuery | undefined, request: unknown, schema: StorageSchema | undefined): { op?: QueryOp; collection?: string } {
+  if (query) return { op: query.op, collection: query.collection.name };
+  if (typeof request !== 'object' || request === null) return {};
+  const { op, collection } = request as { op?: unknown; collection?: unknown };
+  return {
+    ...(typeof op === 'string' && queryOps.has(op) ? { op: op as QueryOp } : {}),
+    ...(typeof collection === 'string' && schema?.collections.has(collection) ? { collection } : {}),
+  };
 }
+
+/** Records the last query touched (set by run and runJson; the store runs one query at a time). */
+let rowsTouched = 0;
 
 function fileCacheKey(plugin: string, userId: string): string {
   return `${plugin}\u0000${userId}`;
@@ -300,7 +353,9 @@ function fileCacheKey(plugin: string, userId: string): string {
 
 function runJson(file: OpenFile, query: CompiledQuery): string {
   if (query.op === 'find' && query.jsonSql) {
-    return `{"ok":true,"records":${file.statement(query.jsonSql, true).get(query.params) as string}}`;
+    const [count, records] = file.statement(query.jsonSql, 'raw').get(query.params) as [number, string];
+    rowsTouched = count;
+    return `{"ok":true,"records":${records}}`;
   }
   return JSON.stringify(run(file, query));
 }
@@ -310,17 +365,25 @@ function run(file: OpenFile, query: CompiledQuery): QueryResult {
   switch (query.op) {
     case 'insert':
       statement.run(query.params);
+      rowsTouched = 1;
       return { ok: true, record: query.record as Record<string, unknown> };
     case 'find': {
       const rows = statement.all(query.params) as Record<string, unknown>[];
       const decode = query.collection.decode;
       for (let i = 0; i < rows.length; i++) rows[i] = decode(rows[i] as Record<string, unknown>);
+      rowsTouched = rows.length;
       return { ok: true, records: rows };
     }
-    case 'count':
-      return { ok: true, count: (statement.get(query.params) as { count: number }).count };
+    case 'count': {
+      const count = (statement.get(query.params) as { count: number }).count;
+      rowsTouched = count;
+      return { ok: true, count };
+    }
     case 'update':
-    case 'delete':
-      return { ok: true, count: statement.run(query.params).changes };
+    case 'delete': {
+      const count = statement.run(query.params).changes;
+      rowsTouched = count;
+      return { ok: true, count };
+    }
   }
 }

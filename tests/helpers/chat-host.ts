@@ -7,7 +7,7 @@ import { createLogger } from '../../host/log/index.js';
 import { loadConfig, readEnvironment } from '../../host/config/config.js';
 import { createHost, type Host } from '../../host/host.js';
 import { startFronts, type Fronts } from '../../host/fronts/start.js';
-import { builtInPluginsDir, tempDir } from './fixtures.js';
+import { auditTapEnv, builtInPluginsDir, tempDir } from './fixtures.js';
 import { captureLogLines } from './log-capture.js';
 import { signSlackRequest } from '../fakes/slack-signing.js';
 
@@ -56,6 +56,7 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
     SLACK_BOT_TOKEN: options.botToken,
     ...(options.appToken ? { SLACK_APP_TOKEN: options.appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
     ...(options.openaiBaseURL ? { OPENAI_API_KEY: 'sk-fake-key', OPENAI_BASE_URL: options.openaiBaseURL, BULKHEAD_LLM_MAX_RETRIES: '0' } : {}),
+    ...auditTapEnv,
     ...options.env,
   };
   const environment = readEnvironment(vars, dir);

@@ -1,6 +1,7 @@
 /** `bulkhead start` as an operator runs it: a real process, stopped once it says it is ready. */
 import { spawn } from 'node:child_process';
 import { fromRoot } from '../../host/core/paths.js';
+import { auditTapEnv } from './fixtures.js';
 
 export const cli = fromRoot('dist', 'host', 'cli', 'main.js');
 
@@ -17,7 +18,7 @@ export interface Run {
 export function runStart(cwd: string, env: Record<string, string>, options: { ready?: string; killAfterMs?: number } = {}): Promise<Run> {
   const ready = options.ready ?? 'is running';
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'start'], { cwd, env: { PATH: process.env['PATH'], BULKHEAD_HTTP_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'start'], { cwd, env: { PATH: process.env['PATH'], BULKHEAD_HTTP_PORT: '0', ...auditTapEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const run: Run = { code: null, stdout: '', stderr: '' };
     let stopping = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 15_000);

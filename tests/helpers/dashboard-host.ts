@@ -10,7 +10,7 @@ import { loadConfig, readEnvironment } from '../../host/config/config.js';
 import { createHost, type Host } from '../../host/host.js';
 import { startFronts, type Fronts } from '../../host/fronts/start.js';
 import { createLogger } from '../../host/log/index.js';
-import { builtInPluginsDir, tempDir } from './fixtures.js';
+import { auditTapEnv, builtInPluginsDir, tempDir } from './fixtures.js';
 import { captureLogLines } from './log-capture.js';
 
 export interface DashboardHostOptions {
@@ -50,6 +50,7 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
     BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
     BULKHEAD_WORKERS: '1',
     BULKHEAD_HTTP_PORT: '0',
+    ...auditTapEnv,
     ...options.env,
   };
   const environment = readEnvironment(vars, dir);

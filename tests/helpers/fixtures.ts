@@ -147,6 +147,12 @@ export interface TestHostOptions {
   readonly builtInDirs?: readonly string[];
 }
 
+/**
+ * BULKHEAD_AUDIT_TAP as the test runner set it (tests/run-tests.mjs): hosts the tests start get it,
+ * so that every audit line written during the suite is checked against its schema at the end.
+ */
+export const auditTapEnv: Readonly<Record<string, string>> = process.env['BULKHEAD_AUDIT_TAP'] ? { BULKHEAD_AUDIT_TAP: process.env['BULKHEAD_AUDIT_TAP'] } : {};
+
 /** A whole host (catalog, executor workers, dispatcher) on a temporary data directory. */
 export function startTestHost(options: TestHostOptions): Host {
   const env = {
@@ -154,6 +160,7 @@ export function startTestHost(options: TestHostOptions): Host {
     BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
     BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
     BULKHEAD_WORKERS: '2',
+    ...auditTapEnv,
     ...options.env,
   };
   const environment = readEnvironment(env, options.dataDir);

@@ -17,7 +17,8 @@ test('defaults: ./data, aegis, 256 open files, 512 KiB page cache, 100,000 rows 
   assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512, maxRowsExamined: 100_000, busyTimeoutMs: 2000, idleCloseSeconds: 60 });
   assert.deepEqual(config.dashboard, { publicUrl: undefined, sessionHours: 12, idleMinutes: 30, loginPerMinute: 10, invokePerMinute: 600, exportPerMinute: 10 });
   assert.equal(config.production, false);
-  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store) && Object.isFrozen(config.dashboard));
+  assert.deepEqual(config.account, { auditRetentionDays: 365, deletionGraceDays: 30, auditTap: undefined });
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store) && Object.isFrozen(config.dashboard) && Object.isFrozen(config.account));
 });
 
 test('BULKHEAD_PUBLIC_URL is an origin: a path, query or credentials are refused with a coded error', () => {

@@ -1,0 +1,319 @@
+/**
+ * Users' own audit logs: one encrypted SQLite file per user (`<dataDir>/audit/<file id>.db`),
+ * kept by the executor worker that owns the user. A line says what happened (time, front, plugin,
+ * capability, store operation, collection, rows touched, outcome, error code), never a value:
+ * no text, params, query content or record. The file is keyed like a plugin file, with its salt in
+ * the keyring under `~audit`, so an account purge shreds it with the rest.
+ *
+ * Lines are written synchronously, as part of the call they describe: a store write commits only
+ * after its line is written (host/store/store.ts), and a call whose line cannot be written fails
+ * with BH_AUDIT_WRITE_FAILED. Old lines are pruned lazily (BULKHEAD_AUDIT_RETENTION_DAYS).
+ */
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { BulkheadError } from '../core/errors.js';
+import type { Front } from '../identity/caller-context.js';
+import type { Keyring } from '../keys/keyring.js';
+import { fileIdFor, type PluginKey } from '../keys/key-service.js';
+import {
+  enableWal,
+  fileOwnership,
+  openEncryptedDatabase,
+  removeDatabaseFiles,
+  sqliteCode,
+  translateSqliteError,
+  type Cipher,
+  type OpenEncryptedOptions,
+  type SqliteDatabase,
+} from '../sqlite/encrypted-database.js';
+import { OpenFile, OpenFiles } from '../store/open-files.js';
+import { openUserFile } from '../store/user-file.js';
+import type { ActivityFilter, ActivityPage, AuditKind, AuditLine, AuditOutcome } from '../account/types.js';
+
+/** `application_id` of a user's audit file ("BHa1"). */
+const auditApplicationId = 0x42486131;
+
+/** One line as the writer hands it over; `at` is ms since the epoch. */
+export interface AuditEntry {
+  readonly at: number;
+  readonly front: Front;
+  readonly kind: AuditKind;
+  readonly plugin?: string;
+  readonly capability?: string;
+  readonly op?: string;
+  readonly collection?: string;
+  readonly rows?: number;
+  readonly outcome: AuditOutcome;
+  readonly code?: string;
+}
+
+export interface AuditLogOptions {
+  readonly dataDir: string;
+  readonly keyring: Keyring;
+  /** KeyService.auditKey(): the log's key material (keyring name `~audit`). */
+  readonly key: PluginKey;
+  readonly cipher: Cipher;
+  /** Lines older than this many days are pruned, lazily, when a log is opened or written. */
+  readonly retentionDays: number;
+  /** Most audit files open at once (LRU). Default 256. */
+  readonly maxOpenFiles?: number;
+  /** BULKHEAD_AUDIT_TAP: a file every line is also appended to, as JSON (tests and debugging). */
+  readonly tap?: string;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+export const activityLimits = Object.freeze({ defaultLimit: 50, maxLimit: 200 });
+
+const schemaSql = `
+  CREATE TABLE IF NOT EXISTS "lines" (
+    "seq" INTEGER PRIMARY KEY AUTOINCREMENT, "at" INTEGER NOT NULL, "front" TEXT NOT NULL, "kind" TEXT NOT NULL,
+    "plugin" TEXT, "capability" TEXT, "op" TEXT, "collection" TEXT, "rows" INTEGER,
+    "outcome" TEXT NOT NULL, "code" TEXT) STRICT;
+  CREATE INDEX IF NOT EXISTS "lines_by_at" ON "lines" ("at");
+  CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT PRIMARY KEY, "value" INTEGER NOT NULL) STRICT, WITHOUT ROWID;`;
+
+const insertSql =
+  'INSERT INTO "lines" ("at", "front", "kind", "plugin", "capability", "op", "collection", "rows", "outcome", "code") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const columns = '"seq", "at", "front", "kind", "plugin", "capability", "op", "collection", "rows", "outcome", "code"';
+
+/** Longest wait for a log another process holds, ms, and the margin kept before a call's deadline. */
+const defaultBusyMs = 2000;
+const busyAnswerMarginMs = 250;
+
+/** Retention is enforced at most this often per open log. */
+const pruneEveryMs = 3_600_000;
+
+interface Row {
+  seq: number;
+  at: number;
+  front: string;
+  kind: string;
+  plugin: string | null;
+  capability: string | null;
+  op: string | null;
+  collection: string | null;
+  rows: number | null;
+  outcome: string;
+  code: string | null;
+}
+
+class OpenLog extends OpenFile {
+  prunedAt = 0;
+}
+
+export class AuditLog {
+  readonly #options: AuditLogOptions;
+  readonly #files: OpenFiles;
+  readonly #now: () => number;
+
+  constructor(options: AuditLogOptions) {
+    this.#options = options;
+    this.#files = new OpenFiles(options.maxOpenFiles ?? 256);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The file of a user's log and its id (the keyring entry's name under `~audit`). */
+  fileOf(userId: string): { file: string; fileId: string } {
+    const fileId = fileIdFor(this.#options.key, userId);
+    return { file: path.join(this.#options.dataDir, 'audit', `${fileId}.db`), fileId };
+  }
+
+  /**
+   * Appends lines to the user's log, all in one transaction. Throws BH_AUDIT_WRITE_FAILED (nothing
+   * written) when they cannot be written.
+   */
+  append(userId: string, entries: readonly AuditEntry[], deadline?: number): void {
+    if (entries.length === 0) return;
+    const seqs: number[] = [];
+    try {
+      const log = this.#open(userId, true, deadline) as OpenLog;
+      this.#prune(log);
+      const insert = log.statement(insertSql);
+      if (entries.length === 1) {
+        seqs.push(insertEntry(insert, entries[0] as AuditEntry));
+      } else {
+        log.statement('BEGIN').run();
+        try {
+          for (const entry of entries) seqs.push(insertEntry(insert, entry));
+          log.statement('COMMIT').run();
+        } catch (error) {
+          if (log.db.inTransaction) log.statement('ROLLBACK').run();
+          throw error;
+        }
+      }
+    } catch (error) {
+      throw this.#writeFailed(userId, error);
+    }
+    if (this.#options.tap) tapLines(this.#options.tap, entries, seqs);
+  }
+
+  /** A page of the user's log, newest first (see ActivityFilter). A user without a log has none. */
+  page(userId: string, filter: ActivityFilter = {}): ActivityPage {
+    const limit = filter.limit ?? activityLimits.defaultLimit;
+    const conditions: string[] = [];
+    const params: (string | number)[] = [];
+    const add = (sql: string, value: string | number | undefined): void => {
+      if (value === undefined) return;
+      conditions.push(sql);
+      params.push(value);
+    };
+    add('"plugin" = ?', filter.plugin);
+    add('"front" = ?', filter.front);
+    add('"outcome" = ?', filter.outcome);
+    add('"at" >= ?', filter.from);
+    add('"at" < ?', filter.to);
+    add('"seq" < ?', filter.before);
+    const where = conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+    const log = this.#read(userId);
+    if (!log) return { lines: [] };
+    const rows = log.statement(`SELECT ${columns} FROM "lines"${where} ORDER BY "seq" DESC LIMIT ?`).all(...params, limit + 1) as Row[];
+    const lines = rows.slice(0, limit).map(toLine);
+    return rows.length > limit ? { lines, next: (lines[lines.length - 1] as AuditLine).seq } : { lines };
+  }
+
+  /** Lines after `afterSeq`, oldest first: an export reads the whole log this way, a page at a time. */
+  since(userId: string, afterSeq: number, limit: number): AuditLine[] {
+    const log = this.#read(userId);
+    if (!log) return [];
+    return (log.statement(`SELECT ${columns} FROM "lines" WHERE "seq" > ? ORDER BY "seq" LIMIT ?`).all(afterSeq, limit) as Row[]).map(toLine);
+  }
+
+  /** When the user's log was created (their first recorded call), or undefined without one. */
+  createdAt(userId: string): number | undefined {
+    const log = this.#read(userId);
+    if (!log) return undefined;
+    return log.statement('SELECT "value" FROM "meta" WHERE "key" = \'created_at\'', 'pluck').get() as number | undefined;
+  }
+
+  /** Closes the user's log, if open (before a purge). */
+  closeUser(userId: string): void {
+    this.#files.close(userId);
+  }
+
+  closeIdle(idleMs: number): number {
+    return this.#files.closeUnusedSince(Date.now() - idleMs);
+  }
+
+  close(): void {
+    this.#files.closeAll();
+  }
+
+  #read(userId: string): OpenLog | undefined {
+    try {
+      const log = this.#open(userId, false);
+      if (log) this.#prune(log);
+      return log;
+    } catch (error) {
+      throw translateSqliteError(error);
+    }
+  }
+
+  #open(userId: string, create: boolean, deadline?: number): OpenLog | undefined {
+    const known = this.#files.get(userId) as OpenLog | undefined;
+    if (known) return known;
+    const { file, fileId } = this.fileOf(userId);
+    const now = this.#now();
+    // Another process (a CLI next to the host) may hold the log: wait, but never past the call's
+    // deadline, less the time the answer needs to get back.
+    const busyTimeoutMs = deadline === undefined ? defaultBusyMs : Math.floor(Math.max(0, Math.min(defaultBusyMs, deadline - Date.now() - busyAnswerMarginMs)));
+    this.#options.keyring.busyTimeoutMs = busyTimeoutMs;
+    const db = openUserFile({
+      file,
+      fileId,
+      keyring: this.#options.keyring,
+      key: this.#options.key,
+      kind: { create: (at, key, options) => createLog(at, key, options, now), prepare: prepareLog },
+      options: { cipher: this.#options.cipher, cacheKiB: 128, exclusive: true, busyTimeoutMs },
+      create,
+    });
+    if (!db) return undefined;
+    const log = new OpenLog(db);
+    this.#files.add(userId, log);
+    return log;
+  }
+
+  #prune(log: OpenLog): void {
+    const now = this.#now();
+    if (now - log.prunedAt < pruneEveryMs) return;
+    log.prunedAt = now;
+    log.statement('DELETE FROM "lines" WHERE "at" < ?').run(now - this.#options.retentionDays * 86_400_000);
+  }
+
+  #writeFailed(userId: string, error: unknown): BulkheadError {
+    // A failing file is closed, so that the next write opens and checks it afresh.
+    this.#files.close(userId);
+    // Held by another process: the caller hears what to do about that (wait, or stop the other one).
+    if (error instanceof BulkheadError && error.code === 'BH_STORE_BUSY') return error;
+    if (sqliteCode(error)?.startsWith('SQLITE_BUSY')) return new BulkheadError('BH_STORE_BUSY');
+    const code = error instanceof BulkheadError ? error.code : sqliteCode(error) ?? 'unknown';
+    return new BulkheadError('BH_AUDIT_WRITE_FAILED', { problem: code === 'SQLITE_FULL' || code === 'BH_STORE_FAILED' ? 'the disk may be full' : code });
+  }
+}
+
+function createLog(file: string, key: Buffer, options: Omit<OpenEncryptedOptions, 'create'>, now: number): SqliteDatabase {
+  const db = openEncryptedDatabase(file, key, { ...options, create: true });
+  try {
+    db.pragma('journal_mode = MEMORY');
+    db.pragma('synchronous = OFF');
+    db.pragma('journal_mode = WAL');
+    db.exec(schemaSql);
+    db.prepare('INSERT OR IGNORE INTO "meta" ("key", "value") VALUES (\'created_at\', ?)').run(now);
+    db.pragma(`application_id = ${auditApplicationId}`);
+    enableWal(db);
+    return db;
+  } catch (error) {
+    db.close();
+    removeDatabaseFiles(file);
+    throw translateSqliteError(error);
+  }
+}
+
+function prepareLog(db: SqliteDatabase): void {
+  const ownership = fileOwnership(db, auditApplicationId);
+  enableWal(db);
+  if (ownership === 'empty') {
+    db.exec(schemaSql);
+    db.prepare('INSERT OR IGNORE INTO "meta" ("key", "value") VALUES (\'created_at\', ?)').run(Date.now());
+    db.pragma(`application_id = ${auditApplicationId}`);
+  }
+}
+
+function insertEntry(insert: ReturnType<OpenFile['statement']>, entry: AuditEntry): number {
+  return Number(insert.run(
+    entry.at,
+    entry.front,
+    entry.kind,
+    entry.plugin ?? null,
+    entry.capability ?? null,
+    entry.op ?? null,
+    entry.collection ?? null,
+    entry.rows ?? null,
+    entry.outcome,
+    entry.code ?? null,
+  ).lastInsertRowid);
+}
+
+function toLine(row: Row): AuditLine {
+  return {
+    v: 1,
+    seq: row.seq,
+    at: new Date(row.at).toISOString(),
+    front: row.front as Front,
+    kind: row.kind as AuditKind,
+    ...(row.plugin !== null ? { plugin: row.plugin } : {}),
+    ...(row.capability !== null ? { capability: row.capability } : {}),
+    ...(row.op !== null ? { op: row.op } : {}),
+    ...(row.collection !== null ? { collection: row.collection } : {}),
+    ...(row.rows !== null ? { rows: row.rows } : {}),
+    outcome: row.outcome as AuditOutcome,
+    ...(row.code !== null ? { code: row.code } : {}),
+  };
+}
+
+/** The lines as readers get them, one JSON text per line. */
+function tapLines(file: string, entries: readonly AuditEntry[], seqs: readonly number[]): void {
+  const empty = { plugin: null, capability: null, op: null, collection: null, rows: null, code: null };
+  const text = entries.map((entry, i) => `${JSON.stringify(toLine({ ...empty, ...entry, seq: seqs[i] as number }))}\n`).join('');
+  appendFileSync(file, text, { mode: 0o600 });
+}
