@@ -22,6 +22,8 @@ export interface AccountRoutesOptions {
   readonly caller: (request: FastifyRequest) => CallerContext;
   /** BULKHEAD_EXPORT_PER_MINUTE. */
   readonly exportPerMinute: number;
+  /** BULKHEAD_DELETION_GRACE_DAYS, so that the UI can tell the date before the request. */
+  readonly deletionGraceDays: number;
   /** The dashboard's clock, ms since the epoch (the one sessions use). */
   readonly now: () => number;
   readonly logger: Logger;
@@ -38,7 +40,7 @@ const auditLineSchema = {
   type: 'object',
   required: ['v', 'seq', 'at', 'front', 'kind', 'outcome'],
   additionalProperties: false,
-  description: 'One line of your audit log: what happened, never a value (no text, params or records).',
+  description: 'One line of your audit log (schemas/audit-line.v1.json): what happened, never a value (no text, params or records).',
   properties: {
     v: { type: 'integer', const: 1 },
     seq: { type: 'integer', description: 'Position in your log, increasing.' },
@@ -81,7 +83,7 @@ const activityQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    plugin: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,63}$', description: 'Only lines about this plugin.' },
+    plugin: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$', description: 'Only lines about this plugin (a plugin name).' },
     front: { type: 'string', enum: fronts, description: 'Only calls from this front.' },
     outcome: { type: 'string', enum: auditOutcomes },
     from: { type: 'string', format: 'date-time', description: 'Lines at or after this time (ISO 8601 date-time with a zone, e.g. 2026-05-01T00:00:00Z).' },
@@ -180,18 +182,19 @@ export function registerAccountRoutes(app: FastifyInstance, options: AccountRout
 
   const statusSchema = {
     type: 'object',
-    required: ['createdAt', 'deletion'],
+    required: ['createdAt', 'deletion', 'graceDays'],
     additionalProperties: false,
     properties: {
       createdAt: { type: ['string', 'null'], description: 'When your first call was recorded (ISO 8601), or null.' },
       deletion: { anyOf: [deletionSchema, { type: 'null' }], description: 'A pending deletion, or null.' },
+      graceDays: { type: 'integer', description: 'Days from a deletion request to the deletion, during which it can be cancelled; 0: at once.' },
     },
   } as const;
 
   app.get(
     '/api/v1/account',
     { schema: { summary: 'Your account: since when it exists, and a pending deletion', tags: ['account'], security, response: { 200: statusSchema, ...errors } } },
-    async (request) => account.status(caller(request)),
+    async (request) => ({ ...(await account.status(caller(request))), graceDays: options.deletionGraceDays }),
   );
 
   app.post(

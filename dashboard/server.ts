@@ -39,6 +39,8 @@ export interface DashboardOptions {
   readonly dispatcher: Dispatcher;
   /** The users' data rights: activity, export, deletion (host/account). */
   readonly account: AccountApi;
+  /** BULKHEAD_DELETION_GRACE_DAYS: days from a deletion request to the purge. */
+  readonly deletionGraceDays: number;
   /** The loaded plugins, for names, versions and descriptions. */
   readonly plugins: ReadonlyMap<string, LoadedPlugin>;
   readonly sessions: SessionStore;
@@ -483,7 +485,15 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
   );
 
   // ---- data rights ------------------------------------------------------------------------------
-  registerAccountRoutes(app, { account: options.account, caller, exportPerMinute: settings.exportPerMinute, now, logger: options.logger, errors });
+  registerAccountRoutes(app, {
+    account: options.account,
+    caller,
+    exportPerMinute: settings.exportPerMinute,
+    deletionGraceDays: options.deletionGraceDays,
+    now,
+    logger: options.logger,
+    errors,
+  });
 
   app.setNotFoundHandler(async () => {
     throw new BulkheadError('BH_ROUTE_NOT_FOUND');

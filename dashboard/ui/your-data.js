@@ -44,10 +44,13 @@ export function yourDataView({ showError, setStatus }) {
       $('deletion-due').replaceChildren(time(deletion.dueAt));
       $('deletion-due').setAttribute('data-due', deletion.dueAt);
     }
-    if (typeof account.graceDays === 'number') {
-      const due = new Date(Date.now() + account.graceDays * 86_400_000);
-      $('deletion-when').replaceChildren(account.graceDays === 0 ? 'at once' : `after ${account.graceDays} days, on `, account.graceDays === 0 ? '' : el('time', { datetime: due.toISOString() }, due.toLocaleDateString()));
-    }
+    const { graceDays } = account;
+    const due = new Date(Date.now() + graceDays * 86_400_000);
+    $('deletion-when').replaceChildren(
+      ...(graceDays === 0
+        ? ['at once, and cannot be cancelled']
+        : [`after ${graceDays} days, on `, el('time', { datetime: due.toISOString() }, due.toLocaleDateString()), '; until then you can cancel it here']),
+    );
   }
 
   $('export-link').addEventListener('click', (event) => {

@@ -74,6 +74,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     await registerDashboard(http, {
       dispatcher: host.dispatcher,
       account: host.account,
+      deletionGraceDays: host.config.account.deletionGraceDays,
       plugins: host.catalog.plugins,
       sessions,
       links,
