@@ -6,6 +6,7 @@
 // test. CI installs chromium; without it this file fails, it does not skip.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { launchChromium, logInWithLink } from '../helpers/browser.js';
 import { startDashboardHost, type DashboardHost } from '../helpers/dashboard-host.js';
@@ -222,7 +223,7 @@ describe('dashboard in Chromium', () => {
     assert.equal(await failed.locator('[role=status] .detail').textContent(), 'No note with that id.');
   });
 
-  test('data rights in the browser: Activity shows the note just added; a deletion asked for in "Your data" shows its date, and is cancelled', async () => {
+  test('data rights in the browser: Activity shows the note just added; "Download my data" saves the export; a deletion shows its date and is cancelled; a stale login is sent for a new link', async () => {
     const page = await openAs('nina');
     await run(page, 'notes.add', { text: 'for the log' });
     await page.getByRole('link', { name: 'Activity' }).click();
@@ -238,7 +239,9 @@ describe('dashboard in Chromium', () => {
     const form = page.locator('#deletion-form');
     await form.waitFor();
     assert.equal(await page.locator('#activity').isHidden(), true);
-    assert.equal(await page.getByRole('link', { name: 'Download my data' }).getAttribute('href'), '/api/v1/export', 'a fresh login may download');
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download my data' }).click()]);
+    assert.match(saved.suggestedFilename(), /^bulkhead-export-\d{4}-\d{2}-\d{2}\.json$/);
+    assert.equal((JSON.parse(await readFile(await saved.path(), 'utf8')) as { format: string }).format, 'bulkhead-export');
     let posted = 0;
     page.on('request', (request) => {
       if (request.method() === 'POST' && request.url().endsWith('/api/v1/account/deletion')) posted++;
@@ -258,6 +261,14 @@ describe('dashboard in Chromium', () => {
     await form.waitFor();
     assert.equal(await page.locator('#account-status').textContent(), 'The deletion is cancelled: your account stays as it is.');
     assert.equal(await page.locator('#deletion-pending').isHidden(), true);
+
+    // Six minutes on (the host's clock): the download link gives way to the way to a new login.
+    dash.clock.now += 6 * 60_000;
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.getByRole('link', { name: 'Your data' }).click();
+    await page.locator('#export-stale').waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Download my data' }).isHidden(), true);
+    assert.match((await page.locator('#export-stale').textContent()) ?? '', /login from the last 5 minutes.+\/bulkhead login/s);
   });
 
   test('stored XSS: note text holding <img onerror>, <script> and <svg onload> is shown as those characters, makes no element and runs nothing', async () => {
