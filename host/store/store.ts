@@ -219,6 +219,43 @@ export class Store {
   }
 
   /**
+   * Writes records of an export (schemas/export.v1.json) into the caller's file as they were:
+   * their ids and times kept, every value checked against the manifest as an insert would be.
+   * All or nothing. For restoring an export (tests use it to prove an export round-trips).
+   */
+  importRecords(token: string, plugin: string, collection: string, records: readonly Record<string, unknown>[]): number {
+    if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
+    const claims = this.#options.tokens.verify(token, plugin);
+    const schema = this.#schema(plugin);
+    const def = schema.collections.get(collection);
+    if (!def) throw new BulkheadError('BH_QUERY_UNKNOWN_COLLECTION', { declared: schema.collectionList });
+    const key = fileCacheKey(plugin, claims.sub);
+    const file = this.#files.get(key) ?? (this.#open(schema, claims.sub, key, unlimitedBudget) as OpenFile);
+    const queries = records.map((record) => {
+      const { id, createdAt, updatedAt, ...values } = record;
+      if (typeof id !== 'string' || !Number.isSafeInteger(createdAt) || !Number.isSafeInteger(updatedAt)) {
+        throw new BulkheadError('BH_QUERY_INVALID', { problem: 'an imported record needs its id, createdAt and updatedAt' });
+      }
+      const query = compileQuery(schema, { op: 'insert', collection, values }, { now: createdAt as number, newId: () => id });
+      query.params[2] = updatedAt as number;
+      return query;
+    });
+    try {
+      file.statement('BEGIN').run();
+      try {
+        for (const query of queries) file.statement(query.sql).run(query.params);
+        file.statement('COMMIT').run();
+      } catch (error) {
+        if (file.db.inTransaction) file.statement('ROLLBACK').run();
+        throw error;
+      }
+    } catch (error) {
+      throw translateSqliteError(error);
+    }
+    return queries.length;
+  }
+
+  /**
    * Closes the caller's open files (of every plugin) without touching them: before a purge, so
    * that no handle keeps writing to a file that is being removed.
    */
