@@ -16,12 +16,17 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   BH_PLUGIN_NOT_FOUND: 404,
   BH_CAPABILITY_NOT_FOUND: 404,
   BH_REQUEST_INVALID: 400,
+  BH_AUDIT_FILTER_INVALID: 400,
   BH_PARAMS_INVALID: 400,
   BH_PARAMS_TOO_LARGE: 413,
   BH_RATE_LIMITED: 429,
   BH_EXECUTOR_OVERLOADED: 503,
   BH_EXECUTOR_CLOSED: 503,
   BH_STORE_BUSY: 503,
+  // Nothing ran without its audit line; trying again may work.
+  BH_AUDIT_WRITE_FAILED: 503,
+  // The account was purged while the request ran: what it asked about is gone.
+  BH_ACCOUNT_PURGED: 410,
   BH_INTERNAL_ERROR: 500,
 };
 

@@ -21,20 +21,26 @@ import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import secureSession from '@fastify/secure-session';
 import swagger from '@fastify/swagger';
+import type { AccountApi } from '../host/account/types.js';
 import { BulkheadError } from '../host/core/errors.js';
 import type { DashboardSettings } from '../host/config/config.js';
 import type { Dispatcher } from '../host/dispatch/dispatcher.js';
 import { callerContext, type CallerContext } from '../host/identity/caller-context.js';
 import type { LoadedPlugin } from '../host/plugins/catalog.js';
 import type { Logger } from '../host/log/index.js';
+import { registerAccountRoutes } from './account-routes.js';
 import { errorBody, errorSchema, statusFor, toBulkheadError } from './http-errors.js';
 import { maxLoginTokenLength, type LoginLinks } from './login-links.js';
 import { publicRoutes, routeKey } from './public-routes.js';
-import type { SessionRecord, SessionStore } from './sessions.js';
+import { freshLoginSecondsLeft, type SessionRecord, type SessionStore } from './sessions.js';
 import { assets, loadStaticFiles, pages, type StaticFile } from './static.js';
 
 export interface DashboardOptions {
   readonly dispatcher: Dispatcher;
+  /** The users' data rights: activity, export, deletion (host/account). */
+  readonly account: AccountApi;
+  /** BULKHEAD_DELETION_GRACE_DAYS: days from a deletion request to the purge. */
+  readonly deletionGraceDays: number;
   /** The loaded plugins, for names, versions and descriptions. */
   readonly plugins: ReadonlyMap<string, LoadedPlugin>;
   readonly sessions: SessionStore;
@@ -51,16 +57,8 @@ export interface DashboardOptions {
   readonly now?: () => number;
 }
 
-/** How fresh a login must be for export, vault set-up and other sensitive actions. */
-export const freshLoginMs = 5 * 60 * 1000;
-
-/**
- * Refuses a sensitive action (export, vault set-up) unless the session's login happened within
- * the last 5 minutes: a stolen or forgotten session alone is not enough for them.
- */
-export function requireFreshLogin(session: Pick<SessionRecord, 'authTime'>, now: number): void {
-  if (now - session.authTime > freshLoginMs) throw new BulkheadError('BH_FRESH_LOGIN_REQUIRED', { minutes: freshLoginMs / 60_000 });
-}
+// The freshness rule lives with the session records; exported here too, where the routes use it.
+export { freshLoginMs, requireFreshLogin } from './sessions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -137,6 +135,7 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
 
 async function dashboardScope(app: FastifyInstance, options: DashboardOptions): Promise<void> {
   const { settings, sessions } = options;
+  const now = options.now ?? Date.now;
   const files = loadStaticFiles();
   const https = (): boolean => options.origin().startsWith('https:');
 
@@ -260,7 +259,7 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
   } as const;
   const whoSchema = {
     type: 'object',
-    required: ['user', 'session', 'idleMinutes'],
+    required: ['user', 'session', 'idleMinutes', 'freshLoginSeconds'],
     additionalProperties: false,
     properties: {
       user: {
@@ -274,6 +273,10 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
       },
       session: sessionSchema,
       idleMinutes: { type: 'integer' },
+      freshLoginSeconds: {
+        type: 'integer',
+        description: 'Seconds left in which this login counts as fresh (downloading your data needs a login from the last 5 minutes); 0 once it does not.',
+      },
     },
   } as const;
   const who = (request: FastifyRequest) => {
@@ -282,6 +285,7 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
       user: { identity: session.platformIdentity, admin: caller(request).admin },
       session: describeSession(session, session.id),
       idleMinutes: settings.idleMinutes,
+      freshLoginSeconds: freshLoginSecondsLeft(session, now()),
     };
   };
 
@@ -479,6 +483,17 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
       return { replies: outcome.replies, result: outcome.result ?? null };
     },
   );
+
+  // ---- data rights ------------------------------------------------------------------------------
+  registerAccountRoutes(app, {
+    account: options.account,
+    caller,
+    exportPerMinute: settings.exportPerMinute,
+    deletionGraceDays: options.deletionGraceDays,
+    now,
+    logger: options.logger,
+    errors,
+  });
 
   app.setNotFoundHandler(async () => {
     throw new BulkheadError('BH_ROUTE_NOT_FOUND');

@@ -11,6 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../host/sqlite/encrypted-database.js';
+import { BulkheadError } from '../host/core/errors.js';
 import type { SqliteStatement } from '../host/sqlite/sqlite-driver.js';
 
 /** `application_id` of the session file ("BHd1"). */
@@ -28,6 +29,22 @@ export interface SessionRecord {
   lastSeen: number;
   /** lastSeen as last written to the file. */
   writtenSeen: number;
+}
+
+/** How fresh a login must be for export, vault set-up and other sensitive actions. */
+export const freshLoginMs = 5 * 60 * 1000;
+
+/**
+ * Refuses a sensitive action (export, vault set-up) unless the session's login happened within
+ * the last 5 minutes: a stolen or forgotten session alone is not enough for them.
+ */
+export function requireFreshLogin(session: Pick<SessionRecord, 'authTime'>, now: number): void {
+  if (now - session.authTime > freshLoginMs) throw new BulkheadError('BH_FRESH_LOGIN_REQUIRED', { minutes: freshLoginMs / 60_000 });
+}
+
+/** Whole seconds left in which the session's login still counts as fresh; 0 once it does not. */
+export function freshLoginSecondsLeft(session: Pick<SessionRecord, 'authTime'>, now: number): number {
+  return Math.max(0, Math.floor((session.authTime + freshLoginMs - now) / 1000));
 }
 
 export interface SessionTimes {

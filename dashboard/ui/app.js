@@ -1,15 +1,18 @@
-// The dashboard page: who you are, your sessions, and a form for every capability you may call.
-// It talks to the host only through the API (api.js) and builds every element with text.
+// The dashboard page: who you are, and three views (the address's #fragment picks one): a form
+// for every capability you may call with your sessions, your activity, and your data (download,
+// deletion). It talks to the host only through the API (api.js) and builds every element with text.
+import { activityView } from './activity.js';
 import { api } from './api.js';
 import { capabilityForm, el, readParams, title } from './forms.js';
 import { renderOutcome } from './results.js';
+import { yourDataView } from './your-data.js';
 
 const $ = (id) => document.getElementById(id);
 const pageStatus = $('page-status');
 
 /** The session is gone (never was, logged out elsewhere, expired): say so and how to get a link. */
 function showSignedOut() {
-  for (const id of ['user', 'plugins', 'sessions']) $(id).hidden = true;
+  for (const id of ['user', 'views', ...sections]) $(id).hidden = true;
   $('signed-out').hidden = false;
   pageStatus.textContent = '';
 }
@@ -25,6 +28,24 @@ function showError(target, error) {
 function setStatus(target, text) {
   target.classList.remove('error');
   target.textContent = text;
+}
+
+/** The sections each view shows, by the fragment that opens it. */
+const views = { plugins: ['plugins', 'sessions'], activity: ['activity'], 'your-data': ['your-data'] };
+const sections = ['plugins', 'sessions', 'activity', 'your-data'];
+const viewers = { activity: activityView({ showError, setStatus }), 'your-data': yourDataView({ showError, setStatus }) };
+
+/** Shows the view the fragment names and loads what it shows. Other fragments (#main, from the skip link) leave the view as it is. */
+function showView(atStart) {
+  const name = location.hash.slice(1);
+  const view = Object.hasOwn(views, name) ? name : atStart ? 'plugins' : undefined;
+  if (view === undefined) return;
+  for (const id of sections) $(id).hidden = !views[view].includes(id);
+  for (const link of document.querySelectorAll('#views a')) {
+    if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  viewers[view]?.open();
 }
 
 const time = (ms) => el('time', { datetime: new Date(ms).toISOString() }, new Date(ms).toLocaleString());
@@ -88,7 +109,6 @@ async function loadPlugins() {
       ),
     );
   }
-  $('plugins').hidden = false;
 }
 
 async function loadSessions() {
@@ -118,7 +138,6 @@ async function loadSessions() {
       );
     }),
   );
-  $('sessions').hidden = false;
 }
 
 /** Logout and logout everywhere: end the session(s), then the login page. */
@@ -140,6 +159,9 @@ async function start() {
     const who = await api('GET', '/session');
     $('identity').textContent = who.user.identity;
     $('user').hidden = false;
+    $('views').hidden = false;
+    window.addEventListener('hashchange', () => showView(false));
+    showView(true);
     await Promise.all([loadPlugins(), loadSessions()]);
     setStatus(pageStatus, '');
   } catch (error) {

@@ -243,8 +243,9 @@ export class AuditLog {
   #writeFailed(userId: string, error: unknown): BulkheadError {
     // A failing file is closed, so that the next write opens and checks it afresh.
     this.#files.close(userId);
-    // Held by another process: the caller hears what to do about that (wait, or stop the other one).
-    if (error instanceof BulkheadError && error.code === 'BH_STORE_BUSY') return error;
+    // Held by another process (wait, or stop the other one), or shredded by an account purge and
+    // then restored from a backup (remove it): the caller hears what to do about it.
+    if (error instanceof BulkheadError && (error.code === 'BH_STORE_BUSY' || error.code === 'BH_STORE_SHREDDED')) return error;
     if (sqliteCode(error)?.startsWith('SQLITE_BUSY')) return new BulkheadError('BH_STORE_BUSY');
     const code = error instanceof BulkheadError ? error.code : sqliteCode(error) ?? 'unknown';
     return new BulkheadError('BH_AUDIT_WRITE_FAILED', { problem: code === 'SQLITE_FULL' || code === 'BH_STORE_FAILED' ? 'the disk may be full' : code });

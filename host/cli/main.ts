@@ -565,11 +565,14 @@ async function start(io: CliIo): Promise<number> {
   for (const refusal of host.catalog.refused) host.hostAudit.record({ event: 'plugin.refused', code: refusal.error.code });
   // Account deletions that came due while the host was down, and purges a crash interrupted, run
   // now; then the queue is checked every minute.
-  const purge = (): void => {
-    host.account.purgeDue().catch((error: unknown) => logger.error({ err: error }, 'account.purge_failed'));
-  };
-  purge();
-  const purgeTimer = setInterval(purge, 60_000);
+  const purge = (): Promise<void> =>
+    host.account.purgeDue().then(
+      () => undefined,
+      (error: unknown) => logger.error({ err: error }, 'account.purge_failed'),
+    );
+  // The ones due at start-up complete before the host says it is running.
+  await purge();
+  const purgeTimer = setInterval(() => void purge(), 60_000);
   purgeTimer.unref();
   // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
   const keepAlive = setInterval(() => undefined, 1 << 30);

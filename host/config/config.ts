@@ -44,6 +44,7 @@ const configVariables = [
   'BULKHEAD_SESSION_IDLE_MINUTES',
   'BULKHEAD_LOGIN_PER_MINUTE',
   'BULKHEAD_INVOKE_PER_MINUTE',
+  'BULKHEAD_EXPORT_PER_MINUTE',
   'BULKHEAD_LOG_LEVEL',
   'BULKHEAD_AUDIT_RETENTION_DAYS',
   'BULKHEAD_DELETION_GRACE_DAYS',
@@ -178,6 +179,8 @@ export interface DashboardSettings {
   readonly loginPerMinute: number;
   /** `BULKHEAD_INVOKE_PER_MINUTE`: capability calls per user per minute from the dashboard, default 600. */
   readonly invokePerMinute: number;
+  /** `BULKHEAD_EXPORT_PER_MINUTE`: data exports (downloads of a whole account) per user per minute, default 10. */
+  readonly exportPerMinute: number;
 }
 
 /** Users' data rights: their audit logs and the deletion of their accounts. */
@@ -297,6 +300,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       idleMinutes: integer('BULKHEAD_SESSION_IDLE_MINUTES', env['BULKHEAD_SESSION_IDLE_MINUTES'], 1, 1440, 30),
       loginPerMinute: integer('BULKHEAD_LOGIN_PER_MINUTE', env['BULKHEAD_LOGIN_PER_MINUTE'], 1, 10_000, 10),
       invokePerMinute: integer('BULKHEAD_INVOKE_PER_MINUTE', env['BULKHEAD_INVOKE_PER_MINUTE'], 1, 10_000_000, 600),
+      exportPerMinute: integer('BULKHEAD_EXPORT_PER_MINUTE', env['BULKHEAD_EXPORT_PER_MINUTE'], 1, 1_000, 10),
     },
     account: {
       auditRetentionDays: integer('BULKHEAD_AUDIT_RETENTION_DAYS', env['BULKHEAD_AUDIT_RETENTION_DAYS'], 1, 36_500, 365),

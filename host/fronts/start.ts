@@ -73,6 +73,8 @@ export async function startFronts(host: Host, environment: Environment, options:
   try {
     await registerDashboard(http, {
       dispatcher: host.dispatcher,
+      account: host.account,
+      deletionGraceDays: host.config.account.deletionGraceDays,
       plugins: host.catalog.plugins,
       sessions,
       links,

@@ -7,7 +7,7 @@ import { loadConfig, readEnvironment } from '../../host/config/config.js';
 import { BulkheadError } from '../../host/core/errors.js';
 import { fromRoot } from '../../host/core/paths.js';
 import type { CallerContext } from '../../host/identity/caller-context.js';
-import { assembleHost, createHost, type Host, type HostCore } from '../../host/host.js';
+import { assembleHost, createHost, type Host, type HostCore, type HostOptions } from '../../host/host.js';
 import { parseManifest, type PluginManifest } from '../../host/manifest/manifest.js';
 import type { Cipher } from '../../host/sqlite/encrypted-database.js';
 import { Keyring } from '../../host/keys/keyring.js';
@@ -145,6 +145,10 @@ export interface TestHostOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Folders of plugin folders loaded without approval. Default: built-ins and fixtures. */
   readonly builtInDirs?: readonly string[];
+  /** The host's clock (deletion grace periods, audit times). */
+  readonly now?: () => number;
+  /** Hears each completed purge step. */
+  readonly onPurgeStep?: HostOptions['onPurgeStep'];
 }
 
 /**
@@ -166,6 +170,8 @@ export function startTestHost(options: TestHostOptions): Host {
   const environment = readEnvironment(env, options.dataDir);
   return createHost(loadConfig(environment, options.dataDir), environment, {
     builtInDirs: options.builtInDirs ?? [builtInPluginsDir, fixturePluginsDir],
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.onPurgeStep ? { onPurgeStep: options.onPurgeStep } : {}),
   });
 }
 

@@ -6,6 +6,7 @@
 // test. CI installs chromium; without it this file fails, it does not skip.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { launchChromium, logInWithLink } from '../helpers/browser.js';
 import { startDashboardHost, type DashboardHost } from '../helpers/dashboard-host.js';
@@ -114,7 +115,7 @@ describe('dashboard in Chromium', () => {
     assert.equal(await text.getAttribute('maxlength'), '2000');
     assert.equal(await page.locator(`#${await text.getAttribute('aria-describedby')}`).textContent(), 'The note.');
     assert.equal(await page.locator('form[data-capability="notes.add"] label').first().textContent(), 'text (required)');
-    const ids = await page.locator('main form [name]').evaluateAll((fields) => fields.map((field) => String(field.id)));
+    const ids = await page.locator('#plugins form [name]').evaluateAll((fields) => fields.map((field) => String(field.id)));
     assert.equal(ids.length, 5);
     for (const id of ids) assert.equal(await page.locator(`label[for="${id}"]`).count(), 1, `a label for ${id}`);
 
@@ -220,6 +221,54 @@ describe('dashboard in Chromium', () => {
     const failed = await run(page, 'notes.delete', { id: 'no-such-note' });
     assert.match((await failed.getByRole('status').textContent()) ?? '', /^Error: .+\(BH_PLUGIN_ERROR\)No note with that id\.$/);
     assert.equal(await failed.locator('[role=status] .detail').textContent(), 'No note with that id.');
+  });
+
+  test('data rights in the browser: Activity shows the note just added; "Download my data" saves the export; a deletion shows its date and is cancelled; a stale login is sent for a new link', async () => {
+    const page = await openAs('nina');
+    await run(page, 'notes.add', { text: 'for the log' });
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.locator('#activity-lines tbody tr[data-kind="call"]').first().waitFor();
+    const rows = await tableOf(page.locator('#activity-lines'));
+    assert.ok(
+      rows.some((row) => row['Front'] === 'dashboard' && row['Plugin'] === 'notes' && row['Capability / op'] === 'add' && row['Outcome'] === 'ok'),
+      JSON.stringify(rows),
+    );
+    assert.ok(!JSON.stringify(rows).includes('for the log'), 'the log names no value');
+
+    await page.getByRole('link', { name: 'Your data' }).click();
+    const form = page.locator('#deletion-form');
+    await form.waitFor();
+    assert.equal(await page.locator('#activity').isHidden(), true);
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download my data' }).click()]);
+    assert.match(saved.suggestedFilename(), /^bulkhead-export-\d{4}-\d{2}-\d{2}\.json$/);
+    assert.equal((JSON.parse(await readFile(await saved.path(), 'utf8')) as { format: string }).format, 'bulkhead-export');
+    let posted = 0;
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/api/v1/account/deletion')) posted++;
+    });
+    await form.locator('#deletion-confirm').fill('delete my acount');
+    await form.getByRole('button', { name: 'Delete my account' }).click();
+    assert.notEqual(await form.locator('#deletion-confirm').evaluate((input) => String(input.validationMessage)), '');
+    assert.equal(posted, 0, 'a mistyped confirmation sends nothing');
+    await form.locator('#deletion-confirm').fill('delete my account');
+    const [answer] = await Promise.all([page.waitForResponse(`${dash.origin}/api/v1/account/deletion`), form.getByRole('button', { name: 'Delete my account' }).click()]);
+    const { dueAt } = (await answer.json()) as { dueAt: string };
+    await page.locator('#deletion-pending').waitFor();
+    assert.equal(await page.locator('#deletion-due time').getAttribute('datetime'), dueAt);
+    assert.match((await page.locator('#account-status').textContent()) ?? '', /^Deletion requested: your account will be deleted on .+\.$/);
+
+    await page.getByRole('button', { name: 'Cancel the deletion' }).click();
+    await form.waitFor();
+    assert.equal(await page.locator('#account-status').textContent(), 'The deletion is cancelled: your account stays as it is.');
+    assert.equal(await page.locator('#deletion-pending').isHidden(), true);
+
+    // Six minutes on (the host's clock): the download link gives way to the way to a new login.
+    dash.clock.now += 6 * 60_000;
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.getByRole('link', { name: 'Your data' }).click();
+    await page.locator('#export-stale').waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Download my data' }).isHidden(), true);
+    assert.match((await page.locator('#export-stale').textContent()) ?? '', /login from the last 5 minutes.+\/bulkhead login/s);
   });
 
   test('stored XSS: note text holding <img onerror>, <script> and <svg onload> is shown as those characters, makes no element and runs nothing', async () => {

@@ -3,7 +3,9 @@
  * authenticated route B's identifiers (note ids, session id, user ids, platform identity) in
  * the path, the query string, the body and the headers. A must never see or change B's data, and
  * the caller is always the session's user: the browser names plugin, capability and params only.
- * Also: capabilities the manifest does not offer to the dashboard, and admin capabilities.
+ * That covers the data-rights routes too: A never reads B's activity, downloads B's export, or
+ * cancels B's deletion. Also: capabilities the manifest does not offer to the dashboard, and
+ * admin capabilities.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -46,16 +48,34 @@ describe('dashboard IDOR matrix', () => {
     }
     const bobNotes = await notes(dash, bob);
     const bobSession = (JSON.parse((await dash.request('GET', '/api/v1/session', { cookie: bob })).body) as { session: { id: string } }).session.id;
+    const deletion = await dash.request('POST', '/api/v1/account/deletion', { cookie: bob, body: { confirm: 'delete my account' } });
+    assert.equal(deletion.statusCode, 200, deletion.body);
+    const bobDeletion = JSON.parse(deletion.body) as { requestedAt: string; dueAt: string };
+    // A's own deletion requests, made later, must carry other times than B's.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const identifiers = [...bobNotes.map((n) => n.id), bobSession, 'console:bob', 'bob'];
-    // Everything that would show B's data leaked into A's answers.
-    const leaks = [...secrets, ...bobNotes.map((n) => n.id), bobSession];
+    // Everything that would show B's data leaked into A's answers. Audit lines name no value, but
+    // only B ever calls notes.add here: a line about it in A's activity or export would be B's.
+    const leaks = [...secrets, ...bobNotes.map((n) => n.id), bobSession, bobDeletion.requestedAt, bobDeletion.dueAt, '"capability":"add"'];
 
     const routes = [...new Set(dash.fronts.routes)]
       .map((r) => ({ method: r.slice(0, r.indexOf(' ')), url: r.slice(r.indexOf(' ') + 1) }))
       .filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS' && !publicRoutes.has(routeKey(r.method, r.url)));
     assert.ok(routes.length >= 7, routes.map((r) => r.url).join(', '));
 
+    // Requests the data-rights routes accept, so that the matrix reaches their handlers too (a
+    // query or body they refuse proves less); every one also carries B's identifiers.
+    const queriesFor = (url: string, id: string): string[] => {
+      const named = `user=${encodeURIComponent(id)}&userId=${encodeURIComponent(id)}`;
+      if (url === '/api/v1/activity') return [`?${named}`, '?limit=200', '?plugin=notes&limit=200'];
+      if (url === '/api/v1/export' || url === '/api/v1/account' || url === '/api/v1/account/deletion') return [`?${named}`, ''];
+      return [`?${named}`];
+    };
+    const extraBodies = (url: string, id: string): unknown[] =>
+      url === '/api/v1/account/deletion' ? [{ confirm: 'delete my account' }, { confirm: 'delete my account', user: id }, { confirm: 'delete my account', globalUserId: id }] : [];
+
     let requests = 0;
+    const reached = new Set<string>();
     for (const route of routes) {
       for (const id of identifiers) {
         // (add is left out: a note whose text is B's id is A's own data.)
@@ -69,26 +89,40 @@ describe('dashboard IDOR matrix', () => {
           const bodies: unknown[] =
             route.method === 'GET' || route.method === 'DELETE'
               ? [undefined]
-              : [{ params: paramsFor[capability] }, { params: paramsFor[capability], user: id }, { params: paramsFor[capability], globalUserId: id }, { params: { ...(paramsFor[capability] as object), userId: id } }];
+              : [
+                  { params: paramsFor[capability] },
+                  { params: paramsFor[capability], user: id },
+                  { params: paramsFor[capability], globalUserId: id },
+                  { params: { ...(paramsFor[capability] as object), userId: id } },
+                  ...extraBodies(route.url, id),
+                ];
           for (const body of bodies) {
-            // A fresh session each time: the logout routes end A's session, not B's.
-            const alice = await dash.login('alice');
-            const response = await dash.request(route.method as 'GET', `${path}?user=${encodeURIComponent(id)}&userId=${encodeURIComponent(id)}`, {
-              cookie: alice,
-              headers: { 'x-bulkhead-user': id, 'x-forwarded-user': id },
-              ...(body === undefined ? {} : { body }),
-            });
-            requests++;
-            for (const leak of leaks) assert.ok(!response.body.includes(leak), `${route.method} ${path} leaked B's data: ${response.body.slice(0, 200)}`);
-            // The session's user and nobody else: a call that ran, ran as A.
-            if (response.statusCode === 200 && route.url === '/api/v1/session') assert.match(response.body, /"identity":"console:alice"/);
+            for (const query of queriesFor(route.url, id)) {
+              // A fresh session each time: the logout routes end A's session, not B's.
+              const alice = await dash.login('alice');
+              const response = await dash.request(route.method as 'GET', `${path}${query}`, {
+                cookie: alice,
+                headers: { 'x-bulkhead-user': id, 'x-forwarded-user': id },
+                ...(body === undefined ? {} : { body }),
+              });
+              requests++;
+              if (response.statusCode === 200) reached.add(`${route.method} ${route.url}`);
+              for (const leak of leaks) assert.ok(!response.body.includes(leak), `${route.method} ${path}${query} leaked B's data: ${response.body.slice(0, 200)}`);
+              // The session's user and nobody else: a call that ran, ran as A.
+              if (response.statusCode === 200 && route.url === '/api/v1/session') assert.match(response.body, /"identity":"console:alice"/);
+            }
           }
         }
       }
     }
     assert.ok(requests > 100, `${requests} requests`);
+    for (const route of ['GET /api/v1/activity', 'GET /api/v1/export', 'GET /api/v1/account', 'POST /api/v1/account/deletion', 'DELETE /api/v1/account/deletion']) {
+      assert.ok(reached.has(route), `the matrix reached the handler of ${route}`);
+    }
 
-    // B's data and B's session are as they were.
+    // B's data, B's pending deletion and B's session are as they were.
+    const bobAccount = JSON.parse((await dash.request('GET', '/api/v1/account', { cookie: bob })).body) as { deletion: unknown };
+    assert.deepEqual(bobAccount.deletion, bobDeletion, "A's cancellations did not cancel B's deletion");
     assert.deepEqual((await notes(dash, bob)).map((n) => n.text), secrets);
     assert.equal((await dash.request('GET', '/api/v1/session', { cookie: bob })).statusCode, 200);
     // A's own notes hold only what A added (B's ids as text), never B's notes.

@@ -30,7 +30,8 @@ describe('routes that answer without a session', () => {
 
   test('the server has the routes the API promises (so the enumeration below sees them)', () => {
     const routes = new Set(dash.fronts.routes.map((r) => routeKey(r.split(' ')[0] as string, r.slice(r.indexOf(' ') + 1))));
-    for (const expected of ['GET /api/v1/session', 'POST /api/v1/invoke/:plugin/:capability', 'DELETE /api/v1/sessions/:id', 'POST /slack/events', ...publicRoutes]) {
+    const dataRights = ['GET /api/v1/activity', 'GET /api/v1/export', 'GET /api/v1/account', 'POST /api/v1/account/deletion', 'DELETE /api/v1/account/deletion'];
+    for (const expected of ['GET /api/v1/session', 'POST /api/v1/invoke/:plugin/:capability', 'DELETE /api/v1/sessions/:id', 'POST /slack/events', ...dataRights, ...publicRoutes]) {
       assert.ok(routes.has(expected), expected);
     }
   });
@@ -87,7 +88,7 @@ describe('routes that answer without a session', () => {
     const doc = JSON.parse(response.body) as { openapi: string; paths: Record<string, Record<string, { responses?: Record<string, unknown>; requestBody?: unknown }>> };
     assert.equal(doc.openapi, '3.1.0');
     const paths = Object.keys(doc.paths);
-    for (const path of ['/api/v1/login', '/api/v1/session', '/api/v1/sessions', '/api/v1/sessions/{id}', '/api/v1/logout', '/api/v1/logout-everywhere', '/api/v1/plugins', '/api/v1/invoke/{plugin}/{capability}', '/api/v1/health']) {
+    for (const path of ['/api/v1/login', '/api/v1/session', '/api/v1/sessions', '/api/v1/sessions/{id}', '/api/v1/logout', '/api/v1/logout-everywhere', '/api/v1/plugins', '/api/v1/invoke/{plugin}/{capability}', '/api/v1/health', '/api/v1/activity', '/api/v1/export', '/api/v1/account', '/api/v1/account/deletion']) {
       assert.ok(paths.includes(path), path);
     }
     assert.ok(paths.every((p) => p.startsWith('/api/v1/')), paths.join(', '));
