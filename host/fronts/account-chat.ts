@@ -169,7 +169,9 @@ async function exportReplies(deps: AccountChatDeps, caller: CallerContext): Prom
   if (!deps.loginLink) return [`${never} Exports are downloaded from the dashboard, which is not available on this host: ask its operator for an export.`];
   const where = await deps.loginLink(caller);
   if (where === undefined) return ['Sorry, I could not send you a login link. Please try again, or write "export my data" to me in a direct message.'];
-  return [`${where} ${never} Open the link and download your export from the dashboard: the download needs a login from the last 5 minutes, which the fresh link gives you.`];
+  return [
+    `${where} ${never} Open the link, then "Download my data" under Your data on the dashboard: the download needs a login from the last 5 minutes, which the fresh link gives you.`,
+  ];
 }
 
 function deletionQuestion(graceDays: number | undefined): string {
