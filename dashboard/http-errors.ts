@@ -26,7 +26,6 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   // Nothing ran without its audit line; trying again may work.
   BH_AUDIT_WRITE_FAILED: 503,
   // The account was purged while the request ran: what it asked about is gone.
-  BH_ACCOUNT_PURGED: 410,
   BH_INTERNAL_ERROR: 500,
 };
 

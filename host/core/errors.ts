@@ -411,10 +411,6 @@ export const errorTable = {
     area: 'audit',
     message: 'The activity filter is not valid: {problem}.',
   },
-  BH_ACCOUNT_PURGED: {
-    area: 'account',
-    message: 'This account was deleted while the request ran; nothing was kept. Your next message starts a new, empty account.',
-  },
 } as const satisfies Record<string, { readonly area: string; readonly message: string }>;
 
 export type ErrorCode = keyof typeof errorTable;
