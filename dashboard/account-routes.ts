@@ -88,7 +88,7 @@ const activityQuerySchema = {
     outcome: { type: 'string', enum: auditOutcomes },
     from: { type: 'string', format: 'date-time', description: 'Lines at or after this time (ISO 8601 date-time with a zone, e.g. 2026-05-01T00:00:00Z).' },
     to: { type: 'string', format: 'date-time', description: 'Lines before this time (ISO 8601 date-time with a zone).' },
-    before: { type: 'string', pattern: '^(0|[1-9][0-9]{0,14})$', description: 'Page cursor: the `next` of the previous page.' },
+    before: { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$', description: 'Page cursor: the `next` of the previous page.' },
     limit: { type: 'string', pattern: '^([1-9]|[1-9][0-9]|1[0-9]{2}|200)$', description: 'Lines per page, 1 to 200 (default 50).' },
   },
 } as const;

@@ -25,6 +25,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   BH_STORE_BUSY: 503,
   // Nothing ran without its audit line; trying again may work.
   BH_AUDIT_WRITE_FAILED: 503,
+  BH_ACCOUNT_BEING_DELETED: 409,
   // The account was purged while the request ran: what it asked about is gone.
   BH_INTERNAL_ERROR: 500,
 };

@@ -304,6 +304,8 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
       const opened = options.links.open(request.body.token);
       // Refused for any reason (forged, altered, expired, used): the same answer.
       if (!opened || !sessions.consumeLink(opened.nonce, opened.expiresAt)) throw new BulkheadError('BH_LOGIN_LINK_INVALID');
+      // A link minted before its user's account was purged would start an account under the old id.
+      if (options.account.purgedRecently(opened.globalUserId)) throw new BulkheadError('BH_LOGIN_LINK_INVALID');
       const cookie = request.session as unknown as { get(k: string): unknown; set(k: string, v: unknown): void };
       // A login over a live session (another account, or the same one again) ends that session:
       // its cookie is replaced here, and no record is left behind without one.

@@ -85,6 +85,11 @@ export interface HostOptions {
   readonly now?: () => number;
   /** Hears each completed purge step (see AccountService). */
   readonly onPurgeStep?: (step: PurgeStep) => void;
+  /**
+   * False turns the users' audit logs off. Only the benchmark sets it, to measure what the log
+   * costs; no setting or command does.
+   */
+  readonly auditLog?: boolean;
 }
 
 /**
@@ -125,7 +130,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     instanceCacheBytesPerWorker: config.plugins.instanceCacheMiB * 1048576,
     maxQueuePerWorker: config.plugins.queuePerWorker,
     memoryCeilingMiB: config.plugins.caps.memoryMiB,
-    setup: workerSetup(core.keys, config, loaded),
+    setup: workerSetup(core.keys, config, loaded, options.auditLog !== false),
   });
   const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
   const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);
@@ -196,13 +201,14 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
  * What every executor worker starts with: derived keys only (the keyring key, the caller-token
  * key, one key per plugin), never the master or signing root keys.
  */
-export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'dataDir' | 'store' | 'account'>, plugins: readonly LoadedPlugin[]): ExecutorOptions['setup'] {
+export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'dataDir' | 'store' | 'account'>, plugins: readonly LoadedPlugin[], auditLog = true): ExecutorOptions['setup'] {
   const tokenKey = keys.tokenKey();
   const auditKey = keys.auditKey();
   return {
     dataDir: config.dataDir,
     store: config.store,
     audit: {
+      enabled: auditLog,
       key: { fileRoot: ownCopy(auditKey.fileRoot), names: ownCopy(auditKey.names) },
       retentionDays: config.account.auditRetentionDays,
       tap: config.account.auditTap,

@@ -64,12 +64,16 @@ export interface AccountServiceOptions {
 }
 
 const pluginNamePattern = /^[a-z][a-z0-9-]{0,62}$/;
+/** How long a purged id is refused at login: longer than a login link lives (10 minutes). */
+const tombstoneMs = 15 * 60_000;
 
 export class AccountService implements AccountApi {
   readonly #options: AccountServiceOptions;
   readonly #now: () => number;
   /** Purges in progress in this process, so the periodic check and a request never run one twice at once. */
   #purging: Promise<number> | undefined;
+  /** Users being purged by this process right now: their calls are refused meanwhile. */
+  readonly #inProgress = new Set<string>();
 
   constructor(options: AccountServiceOptions) {
     this.#options = options;
@@ -91,6 +95,10 @@ export class AccountService implements AccountApi {
     const deletion = this.#options.deletions.request(caller.globalUserId, this.#now(), this.#options.graceDays * 86_400_000);
     if (deletion.dueAt <= this.#now()) await this.purgeDue();
     return describeDeletion(deletion);
+  }
+
+  purgedRecently(globalUserId: string): boolean {
+    return this.#inProgress.has(globalUserId) || this.#options.deletions.purgedRecently(globalUserId, this.#now());
   }
 
   async cancelDeletion(caller: CallerContext): Promise<boolean> {
@@ -185,9 +193,24 @@ export class AccountService implements AccountApi {
     const { deletions, hostAudit, dispatcher, identities } = this.#options;
     const step = (name: PurgeStep): void => this.#options.onPurgeStep?.(name);
     const userId = deletion.userId;
-    const purgeId = deletions.startPurge(userId);
-    if (deletion.purgeId === null) hostAudit.record({ event: 'account.purge-started', purgeId });
-    step('started');
+    // From here until the purge ends, no call of the user starts (one queued behind a removed file
+    // would create it again), and for as long as a login link lives none logs in to the old id.
+    this.#inProgress.add(userId);
+    dispatcher.block(userId);
+    try {
+      deletions.tombstone(userId, this.#now() + tombstoneMs);
+      const purgeId = deletions.startPurge(userId);
+      if (deletion.purgeId === null) hostAudit.record({ event: 'account.purge-started', purgeId });
+      step('started');
+      await this.#purgeSteps(userId, purgeId, step);
+    } finally {
+      dispatcher.unblock(userId);
+      this.#inProgress.delete(userId);
+    }
+  }
+
+  async #purgeSteps(userId: string, purgeId: string, step: (name: PurgeStep) => void): Promise<void> {
+    const { deletions, hostAudit, dispatcher, identities } = this.#options;
     const as = { globalUserId: userId, front: 'scheduler' as Front };
     for (const file of await this.#filesOf(userId)) {
       await dispatcher.system(as, 'purge', { files: [file] });

@@ -4,7 +4,7 @@
  * short is found and finished on the next start. Its own encrypted database, written with
  * synchronous=FULL; shredded rows do not linger in free pages (secure_delete).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { openHostDatabase, translateSqliteError, type Cipher, type SqliteDatabase } from '../sqlite/encrypted-database.js';
 import type { SqliteStatement } from '../sqlite/sqlite-driver.js';
 
@@ -34,18 +34,23 @@ interface Open {
   readonly due: SqliteStatement<[number], Row>;
   readonly start: SqliteStatement<[string, string]>;
   readonly finish: SqliteStatement<[string]>;
+  readonly tombstone: SqliteStatement<[Buffer, number]>;
+  readonly tombstoned: SqliteStatement<[Buffer, number], { until: number }>;
+  readonly pruneTombstones: SqliteStatement<[number]>;
 }
 
 export class DeletionQueue {
   readonly #file: string;
   readonly #key: Buffer;
   readonly #cipher: Cipher;
+  readonly #hashKey: Buffer;
   #open: Open | undefined;
 
   /** Opened (and created) on first use. */
   constructor(file: string, key: Buffer, cipher: Cipher) {
     this.#file = file;
     this.#key = Buffer.from(key);
+    this.#hashKey = createHmac('sha256', key).update('tombstones').digest();
     this.#cipher = cipher;
   }
 
@@ -84,6 +89,22 @@ export class DeletionQueue {
     this.#run((open) => open.finish.run(userId));
   }
 
+  /**
+   * Remembers, until `until`, that a user id was purged: a login link minted for it before the
+   * purge must not recreate an account under it. Kept as a keyed hash, never the id.
+   */
+  tombstone(userId: string, until: number): void {
+    this.#run((open) => {
+      open.pruneTombstones.run(Date.now());
+      open.tombstone.run(this.#hash(userId), until);
+    });
+  }
+
+  /** Whether the user id was purged and its tombstone is still standing at `now`. */
+  purgedRecently(userId: string, now: number): boolean {
+    return this.#run((open) => open.tombstoned.get(this.#hash(userId), now) !== undefined);
+  }
+
   close(): void {
     if (this.#open?.db.open) this.#open.db.close();
     this.#open = undefined;
@@ -97,13 +118,18 @@ export class DeletionQueue {
     }
   }
 
+  #hash(userId: string): Buffer {
+    return createHmac('sha256', this.#hashKey).update(userId, 'utf8').digest();
+  }
+
   #opened(): Open {
     if (!this.#open) {
       const db = openHostDatabase(this.#file, this.#key, this.#cipher, {
         applicationId: deletionsApplicationId,
         secureDelete: true,
         schemaSql: `CREATE TABLE IF NOT EXISTS "deletions" (
-          "user_id" TEXT PRIMARY KEY, "requested_at" INTEGER NOT NULL, "due_at" INTEGER NOT NULL, "purge_id" TEXT) STRICT, WITHOUT ROWID`,
+          "user_id" TEXT PRIMARY KEY, "requested_at" INTEGER NOT NULL, "due_at" INTEGER NOT NULL, "purge_id" TEXT) STRICT, WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS "tombstones" ("user_hash" BLOB PRIMARY KEY, "until" INTEGER NOT NULL) STRICT, WITHOUT ROWID;`,
       });
       this.#open = {
         db,
@@ -113,6 +139,9 @@ export class DeletionQueue {
         due: db.prepare('SELECT * FROM "deletions" WHERE "due_at" <= ? OR "purge_id" IS NOT NULL ORDER BY "due_at"'),
         start: db.prepare('UPDATE "deletions" SET "purge_id" = coalesce("purge_id", ?) WHERE "user_id" = ?'),
         finish: db.prepare('DELETE FROM "deletions" WHERE "user_id" = ?'),
+        tombstone: db.prepare('INSERT OR REPLACE INTO "tombstones" ("user_hash", "until") VALUES (?, ?)'),
+        tombstoned: db.prepare('SELECT "until" FROM "tombstones" WHERE "user_hash" = ? AND "until" > ?'),
+        pruneTombstones: db.prepare('DELETE FROM "tombstones" WHERE "until" <= ?'),
       };
       this.#key.fill(0);
     }

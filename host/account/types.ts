@@ -103,4 +103,9 @@ export interface AccountApi {
   requestDeletion(caller: CallerContext): Promise<DeletionStatus>;
   /** Cancels a pending deletion; false when none was pending. */
   cancelDeletion(caller: CallerContext): Promise<boolean>;
+  /**
+   * Whether this user id was purged moments ago (or is being purged): a login link minted before
+   * the purge must not log in to it, which would start an account under the old id.
+   */
+  purgedRecently(globalUserId: string): boolean;
 }

@@ -407,6 +407,10 @@ export const errorTable = {
     message:
       'Your audit log could not be written ({problem}), so this call was stopped: nothing happens to your data without a record of it. Try again; if it keeps failing, tell the operator.',
   },
+  BH_ACCOUNT_BEING_DELETED: {
+    area: 'account',
+    message: 'This account is being deleted right now, as its owner asked. Try again in a moment: your next message starts a new, empty account.',
+  },
   BH_AUDIT_FILTER_INVALID: {
     area: 'audit',
     message: 'The activity filter is not valid: {problem}.',

@@ -28,6 +28,8 @@ export class Dispatcher {
   /** Recently minted tokens by (user, plugin, front): see #token. */
   readonly #tokens = new Map<string, { token: string; expiresAt: number }>();
   readonly #catalogs = new Map<string, readonly Capability[]>();
+  /** Users whose account is being purged: none of their calls starts meanwhile. */
+  readonly #blocked = new Set<string>();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -102,6 +104,7 @@ export class Dispatcher {
    * fit) is recorded in the caller's audit log too, by the worker that owns the caller.
    */
   async invoke(caller: CallerContext, pluginName: string, capabilityName: string, params: unknown): Promise<CallOutcome> {
+    if (this.#blocked.has(caller.globalUserId)) throw new BulkheadError('BH_ACCOUNT_BEING_DELETED');
     let resolved: ReturnType<Dispatcher['resolve']>;
     try {
       resolved = this.resolve(caller, pluginName, capabilityName, params);
@@ -122,6 +125,15 @@ export class Dispatcher {
       input,
       timeoutMs: plugin.limits.timeoutMs,
     });
+  }
+
+  /** Refuses the user's calls (BH_ACCOUNT_BEING_DELETED) until `unblock`: while their account is purged. */
+  block(globalUserId: string): void {
+    this.#blocked.add(globalUserId);
+  }
+
+  unblock(globalUserId: string): void {
+    this.#blocked.delete(globalUserId);
   }
 
   /**

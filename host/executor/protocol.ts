@@ -18,6 +18,8 @@ export interface WorkerSetup {
   readonly plugins: readonly WorkerPlugin[];
   /** The users' audit logs (host/audit/audit-log.ts): key material and settings. */
   readonly audit: {
+    /** False only in the benchmark that measures what the audit log costs (HostOptions.auditLog). */
+    readonly enabled: boolean;
     readonly key: { readonly fileRoot: Uint8Array; readonly names: Uint8Array };
     readonly retentionDays: number;
     readonly tap: string | undefined;

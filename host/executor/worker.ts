@@ -56,7 +56,7 @@ const store = new Store({
   manifest: (plugin) => plugins.get(plugin)?.manifest,
   pluginQuotaMiB: (plugin) => plugins.get(plugin)?.limits.storeMiB ?? 1,
   // Every store operation of a call leaves its line in the user's log, written before a write commits.
-  audit: ({ claims, op, collection, rows, code, deadline }) =>
+  audit: !setup.audit.enabled ? undefined : ({ claims, op, collection, rows, code, deadline }) =>
     auditLog.append(
       claims.sub,
       [
@@ -202,6 +202,7 @@ async function runAudited(call: CallMessage, claims: CallerClaims): Promise<Answ
 }
 
 function recordCall(call: CallMessage, claims: CallerClaims, outcome: AuditEntry['outcome'], code?: string): void {
+  if (!setup.audit.enabled) return;
   auditLog.append(
     claims.sub,
     [{ at: Date.now(), front: claims.front, kind: 'call', plugin: call.plugin, capability: call.capability, outcome, ...(code ? { code } : {}) }],

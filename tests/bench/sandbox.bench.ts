@@ -178,6 +178,30 @@ async function memoryRun(dir: string, count: number): Promise<Record<string, num
   return { users: count, rssMiB: Math.round(usage.rss / 1048576), heapUsedMiB: Math.round(usage.heapUsed / 1048576) };
 }
 
+/** Calls/s of the full path at 8 calls in flight with the audit log on and off (best of two rounds each). */
+async function auditCost(dir: string): Promise<{ withAuditLog: number; withoutAuditLog: number; cost: number; targetMet: boolean }> {
+  const best = { on: 0, off: 0 };
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ['off', 'on'] as const) {
+      const host = startTestHost({
+        dataDir: path.join(dir, `audit-${mode}-${round}`),
+        builtInDirs: [builtInPluginsDir],
+        auditLog: mode === 'on',
+        env: { BULKHEAD_INSTANCES_PER_WORKER: String(Math.max(512, users)), BULKHEAD_STORE_MAX_OPEN_FILES: String(Math.max(256, users)) },
+      });
+      try {
+        await fullPath(host, 'audit', users, 64, 0);
+        const run = await fullPath(host, 'audit', calls, 8, users);
+        best[mode] = Math.max(best[mode], summary(run.times, run.elapsedMs).callsPerSecond);
+      } finally {
+        await host.shutdown();
+      }
+    }
+  }
+  const cost = Number((1 - best.on / best.off).toFixed(3));
+  return { withAuditLog: best.on, withoutAuditLog: best.off, cost, targetMet: cost < 0.15 };
+}
+
 if (process.argv.includes('--memory-only')) {
   const { dir, cleanup } = tempDir('bulkhead-bench-mem-');
   try {
@@ -220,6 +244,7 @@ if (process.argv.includes('--memory-only')) {
       floor.push({ offeredPerSecond: rate, shed: run.shed, ...summary(run.times, run.elapsedMs) });
     }
     await host.shutdown();
+    const audit = await auditCost(dir);
     const shared = baseline(dir, groups);
     const busiest = (list: typeof loads): (typeof loads)[number] | null => [...list].sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0] ?? null;
     const peak = busiest(loads) as (typeof loads)[number];
@@ -246,6 +271,10 @@ if (process.argv.includes('--memory-only')) {
           // The same open loop calling a plugin export that does nothing: what the machine and the
           // executor cost before any plugin work, SQLite or encryption.
           emptyCallAtOfferedRate: floor,
+          // The users' audit log (a line per call and per store operation, written in the call):
+          // the same closed loop at 8 calls in flight on hosts with and without it, best of two
+          // rounds each; target: it costs under 15% of throughput.
+          auditLog: audit,
           baselineSharedPlaintextTable: plain,
           ratioToBaseline: {
             peak: Number((peak.callsPerSecond / plain.callsPerSecond).toFixed(3)),

@@ -85,8 +85,12 @@ test('grace 0: the purge leaves no file, salt, session or identity link of the S
     const before = scan(dataDir);
     for (const file of victimFiles) assert.ok(before.has(file), `the victim has ${file.split('/')[0]} data before`);
 
+    // A login link minted before the purge (it lives 10 minutes) is used after it.
+    const early = fronts.loginLink({ globalUserId: victim, platformIdentity: `slack:${fakeWorkspace.teamId}:U0VICTIM01` });
     const caller: CallerContext = { globalUserId: victim, front: 'slack', replyTo: 'slack:D0VICTIM01', admin: false, authTime: Date.now() };
     const status = await host.account.requestDeletion(caller);
+    const late = await fronts.http.inject({ method: 'POST', url: '/api/v1/login', headers, payload: JSON.stringify({ token: early.slice(early.indexOf('#') + 1) }) });
+    assert.equal(late.statusCode, 401, 'a link minted before the purge does not start an account under the old id');
     assert.equal(status.dueAt, status.requestedAt, 'no grace period');
 
     const after = scan(dataDir);
@@ -144,8 +148,14 @@ test('crypto-shredding: a copy of the user\'s files taken before the purge, put 
     const ivanFiles = [path.join('plugins', 'notes', `${fileIdFor(keys.pluginKey('notes'), 'console:ivan')}.db`), path.join('audit', `${fileIdFor(keys.auditKey(), 'console:ivan')}.db`)];
     for (const file of ivanFiles) copyFileSync(path.join(dir, file), path.join(backup, path.basename(file)));
 
-    host = startTestHost({ dataDir: dir, env, now: () => clock.now });
+    // A call that arrives while the purge runs is refused: run after a removed file, it would
+    // create it again.
+    let during: Promise<{ code: string }> | undefined;
+    host = startTestHost({ dataDir: dir, env, now: () => clock.now, onPurgeStep: (step) => {
+      if (step === 'file') during ??= rejection(host.dispatcher.invoke(ivan, 'notes', 'add', { text: 'during the purge' }));
+    } });
     await host.account.requestDeletion(ivan);
+    assert.equal((await (during as Promise<{ code: string }>)).code, 'BH_ACCOUNT_BEING_DELETED');
     await host.shutdown();
 
     const keyring = new Keyring(path.join(dir, 'keyring.db'), keys.keyringKey(), 'aegis');
