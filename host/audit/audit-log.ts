@@ -80,8 +80,22 @@ const schemaSql = `
     "outcome" TEXT NOT NULL, "code" TEXT) STRICT;
   CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT PRIMARY KEY, "value" INTEGER NOT NULL) STRICT, WITHOUT ROWID;`;
 
-const insertSql =
-  'INSERT INTO "lines" ("seq", "at", "front", "kind", "plugin", "capability", "op", "collection", "rows", "outcome", "code") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const columnCount = 11;
+const maxRowsPerStatement = 256;
+const insertSqls: string[] = [];
+
+/** `INSERT` of `rows` lines in one statement. */
+function insertSql(rows: number): string {
+  let sql = insertSqls[rows];
+  if (sql === undefined) {
+    const row = `(${Array.from({ length: columnCount }, () => '?').join(', ')})`;
+    sql = `INSERT INTO "lines" ("seq", "at", "front", "kind", "plugin", "capability", "op", "collection", "rows", "outcome", "code") VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
+    insertSqls[rows] = sql;
+  }
+  return sql;
+}
+
+type SqlValue = string | number | null;
 const columns = '"seq", "at", "front", "kind", "plugin", "capability", "op", "collection", "rows", "outcome", "code"';
 
 /** Longest wait for a log another process holds, ms, and the margin kept before a call's deadline. */
@@ -138,20 +152,23 @@ export class AuditLog {
     try {
       const log = this.#open(userId, true, deadline) as OpenLog;
       this.#prune(log);
-      const insert = log.statement(insertSql);
       const first = log.lastSeq;
-      if (entries.length === 1) {
-        seqs.push(insertEntry(insert, log, entries[0] as AuditEntry));
-      } else {
-        log.statement('BEGIN').run();
-        try {
-          for (const entry of entries) seqs.push(insertEntry(insert, log, entry));
-          log.statement('COMMIT').run();
-        } catch (error) {
-          if (log.db.inTransaction) log.statement('ROLLBACK').run();
-          log.lastSeq = first;
-          throw error;
+      try {
+        // One statement for all of them (a call's lines): atomic without BEGIN and COMMIT.
+        // More lines than one statement takes (SQLite's parameter limit) go in chunks, in one transaction.
+        const chunked = entries.length > maxRowsPerStatement;
+        if (chunked) log.statement('BEGIN').run();
+        for (let start = 0; start < entries.length; start += maxRowsPerStatement) {
+          const chunk = entries.slice(start, start + maxRowsPerStatement);
+          const values = new Array<SqlValue>(chunk.length * columnCount);
+          for (let i = 0; i < chunk.length; i++) seqs.push(entryValues(log, chunk[i] as AuditEntry, values, i * columnCount));
+          log.statement(insertSql(chunk.length)).run(values);
         }
+        if (chunked) log.statement('COMMIT').run();
+      } catch (error) {
+        if (log.db.open && log.db.inTransaction) log.statement('ROLLBACK').run();
+        log.lastSeq = first;
+        throw error;
       }
     } catch (error) {
       throw this.#writeFailed(userId, error);
@@ -299,21 +316,20 @@ function prepareLog(db: SqliteDatabase): void {
   }
 }
 
-function insertEntry(insert: ReturnType<OpenFile['statement']>, log: OpenLog, entry: AuditEntry): number {
+/** Puts the entry's values at `offset` of `values` and answers the seq it gets. */
+function entryValues(log: OpenLog, entry: AuditEntry, values: SqlValue[], offset: number): number {
   const seq = Math.max(log.lastSeq + 1, entry.at * seqPerMs);
-  insert.run(
-    seq,
-    entry.at,
-    entry.front,
-    entry.kind,
-    entry.plugin ?? null,
-    entry.capability ?? null,
-    entry.op ?? null,
-    entry.collection ?? null,
-    entry.rows ?? null,
-    entry.outcome,
-    entry.code ?? null,
-  );
+  values[offset] = seq;
+  values[offset + 1] = entry.at;
+  values[offset + 2] = entry.front;
+  values[offset + 3] = entry.kind;
+  values[offset + 4] = entry.plugin ?? null;
+  values[offset + 5] = entry.capability ?? null;
+  values[offset + 6] = entry.op ?? null;
+  values[offset + 7] = entry.collection ?? null;
+  values[offset + 8] = entry.rows ?? null;
+  values[offset + 9] = entry.outcome;
+  values[offset + 10] = entry.code ?? null;
   log.lastSeq = seq;
   return seq;
 }

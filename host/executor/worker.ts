@@ -55,24 +55,24 @@ const store = new Store({
   pluginKey: (plugin) => pluginKeys.get(plugin) as PluginKey,
   manifest: (plugin) => plugins.get(plugin)?.manifest,
   pluginQuotaMiB: (plugin) => plugins.get(plugin)?.limits.storeMiB ?? 1,
-  // Every store operation of a call leaves its line in the user's log, written before a write commits.
-  audit: !setup.audit.enabled ? undefined : ({ claims, op, collection, rows, code, deadline }) =>
-    auditLog.append(
-      claims.sub,
-      [
-      {
-        at: Date.now(),
-        front: claims.front,
-        kind: 'store',
-        plugin: claims.plg,
-        ...(current ? { capability: current.capability } : {}),
-        ...(op ? { op } : {}),
-        ...(collection ? { collection } : {}),
-        ...(code === undefined ? { rows, outcome: 'ok' } : { outcome: 'error', code }),
+  // Every store operation of a call leaves its line in the user's log: kept with the call, and
+  // written with the call's own line when it ends, before the call's writes commit.
+  audit: !setup.audit.enabled
+    ? undefined
+    : ({ claims, op, collection, rows, code }) => {
+        const entry: AuditEntry = {
+          at: Date.now(),
+          front: claims.front,
+          kind: 'store',
+          plugin: claims.plg,
+          ...(current ? { capability: current.capability } : {}),
+          ...(op ? { op } : {}),
+          ...(collection ? { collection } : {}),
+          ...(code === undefined ? { rows, outcome: 'ok' } : { outcome: 'error', code }),
+        };
+        if (current) current.lines.push(entry);
+        else auditLog.append(claims.sub, [entry]);
       },
-      ],
-      Number.isFinite(deadline) ? deadline : undefined,
-    ),
   ...setup.store,
 });
 // Between calls, files nobody used for a while are closed, so another process (`bulkhead invoke`
@@ -184,30 +184,47 @@ interface Answer {
 }
 
 /**
- * Runs a plugin call and records it in the user's log: one `call` line with its outcome (its
- * store operations wrote theirs as they ran). A call whose line cannot be written fails with
- * BH_AUDIT_WRITE_FAILED, whatever it answered.
+ * Runs a plugin call and records it in the user's log: the call's store operations and its own
+ * line with the outcome, in one write when it ends. Its store writes commit only after that (one
+ * transaction per call, Store.beginCall/endCall): a call whose lines cannot be written fails with
+ * BH_AUDIT_WRITE_FAILED and changes nothing, and a call whose worker is terminated leaves neither
+ * writes nor lines (the executor has its end recorded by the next worker).
  */
 async function runAudited(call: CallMessage, claims: CallerClaims): Promise<Answer> {
-  let answer: Answer;
+  const lines: AuditEntry[] = [];
+  const audited = setup.audit.enabled;
+  if (audited) store.beginCall();
+  let answer: Answer | undefined;
+  let failure: unknown;
   try {
-    answer = await run(call, claims);
+    answer = await run(call, claims, lines);
   } catch (error) {
-    const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
-    native(() => recordCall(call, claims, 'error', code));
-    throw error;
+    failure = error;
   }
-  native(() => recordCall(call, claims, 'ok'));
-  return answer;
+  native(() => {
+    if (audited) {
+      const code = failure === undefined ? undefined : failure instanceof BulkheadError ? failure.code : 'BH_INTERNAL_ERROR';
+      lines.push(callLine(call, claims, code === undefined ? 'ok' : 'error', code));
+      try {
+        auditLog.append(claims.sub, lines, (state.startedAt[0] as number) + call.timeoutMs);
+      } catch (error) {
+        store.endCall(false);
+        throw error;
+      }
+    }
+    store.endCall(true);
+  });
+  if (failure !== undefined) throw failure;
+  return answer as Answer;
+}
+
+function callLine(call: CallMessage, claims: CallerClaims, outcome: AuditEntry['outcome'], code?: string): AuditEntry {
+  return { at: Date.now(), front: claims.front, kind: 'call', plugin: call.plugin, capability: call.capability, outcome, ...(code ? { code } : {}) };
 }
 
 function recordCall(call: CallMessage, claims: CallerClaims, outcome: AuditEntry['outcome'], code?: string): void {
   if (!setup.audit.enabled) return;
-  auditLog.append(
-    claims.sub,
-    [{ at: Date.now(), front: claims.front, kind: 'call', plugin: call.plugin, capability: call.capability, outcome, ...(code ? { code } : {}) }],
-    (state.startedAt[0] as number) + call.timeoutMs,
-  );
+  auditLog.append(claims.sub, [callLine(call, claims, outcome, code)], (state.startedAt[0] as number) + call.timeoutMs);
 }
 
 /**
@@ -275,7 +292,7 @@ function runSystem(call: CallMessage, claims: CallerClaims): Answer {
   }
 }
 
-async function run(call: CallMessage, claims: CallerClaims): Promise<Answer> {
+async function run(call: CallMessage, claims: CallerClaims, lines: AuditEntry[]): Promise<Answer> {
   const plugin = plugins.get(call.plugin);
   if (!plugin) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the worker does not know the plugin' });
   // The instance belongs to the user the token names.
@@ -292,6 +309,7 @@ async function run(call: CallMessage, claims: CallerClaims): Promise<Answer> {
     replies: [],
     queries: 0,
     fatal: undefined,
+    lines,
   };
   current = callState;
   try {

@@ -12,6 +12,7 @@
 import { BulkheadError } from '../core/errors.js';
 import type { PluginManifest } from '../manifest/manifest.js';
 import type { Store } from '../store/store.js';
+import type { AuditEntry } from '../audit/audit-log.js';
 import { hostFunctionAbi, type AbiFunction } from './abi.js';
 import { ContractBreach, MemoryLimitReached, type ImportFunction, type Kernel } from './kernel.js';
 import { hostFunctionLimits, type PluginLimits } from './limits.js';
@@ -35,6 +36,8 @@ export interface CallState {
   queries: number;
   /** The first breach, refusal or timeout that decided the call's outcome. */
   fatal: Error | undefined;
+  /** The call's audit lines so far (one per store operation), written when the call ends. */
+  readonly lines: AuditEntry[];
   /**
    * Set when the store answered BH_STORE_BUSY during the call. If the plugin then fails, the
    * caller hears BH_STORE_BUSY (what happened, and what to do) rather than the plugin's rewording.

@@ -8,6 +8,8 @@ export class OpenFile {
   readonly db: SqliteDatabase;
   /** When the file was last handed out, ms since the epoch (set by OpenFiles). */
   lastUsed = 0;
+  /** The plugin whose file this is (for error messages). */
+  plugin = '';
   readonly #statements = new Map<string, SqliteStatement>();
 
   constructor(db: SqliteDatabase) {

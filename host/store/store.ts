@@ -38,9 +38,9 @@ export interface StoreOptions {
   /** Longest wait for a file another process holds, ms (never past the call's deadline). Default 2000. */
   readonly busyTimeoutMs?: number;
   /**
-   * Records every query of a verified caller (the audit log): called after the query ran and, for
-   * a write, before it commits, so that a write whose record fails is rolled back; called too for
-   * a query that was refused or failed (with its code). It throws to fail the query.
+   * Hears every query of a verified caller (the audit log): after the query ran, and for a query
+   * that was refused or failed (with its code). The worker keeps what it hears with the call and
+   * writes it when the call ends, before the call's writes commit (beginCall, endCall).
    */
   readonly audit?: (event: StoreAuditEvent) => void;
 }
@@ -56,8 +56,6 @@ export interface StoreAuditEvent {
   readonly rows?: number;
   /** The coded error of a refused or failed query. */
   readonly code?: string;
-  /** The call's deadline: a wait for a log another process holds ends before it. */
-  readonly deadline: number;
 }
 
 /** What a successful query returns (schemas/query.v1.json, response). */
@@ -102,6 +100,8 @@ export class Store {
   readonly #schemas = new Map<string, StorageSchema>();
   readonly #meter: QueryMeter;
   #closed = false;
+  /** The files a call in progress has written (beginCall .. endCall); undefined outside calls. */
+  #inCall: Set<OpenFile> | undefined;
 
   constructor(options: StoreOptions) {
     this.#options = options;
@@ -139,34 +139,23 @@ export class Store {
     const claims = this.#options.tokens.verify(token, plugin);
     const audit = this.#options.audit;
     let query: CompiledQuery | undefined;
-    let auditing = false;
     try {
       // Compile first: a refused query never creates or opens a file.
       const schema = this.#schema(plugin);
       query = compileQuery(schema, request, { now: this.#now(), newId: randomUUID });
       const key = fileCacheKey(plugin, claims.sub);
       const file = this.#files.get(key) ?? (this.#open(schema, claims.sub, key, budget) as OpenFile);
-      const write = audit !== undefined && query.op !== 'find' && query.op !== 'count';
+      // With call transactions, a call's writes commit together when the call ends (endCall),
+      // after the call's audit lines are written: the log never misses a change.
+      if (this.#inCall && query.op !== 'find' && query.op !== 'count' && !file.db.inTransaction) {
+        file.statement('BEGIN').run();
+        this.#inCall.add(file);
+      }
       this.#meter.start(budget);
+      let result: T;
       try {
-        // A write commits only once its audit line is written: the log never misses a change.
-        if (write) file.statement('BEGIN').run();
-        let result: T;
-        try {
-          result = runner(file, query);
-          if (audit) {
-            auditing = true;
-            audit({ claims, op: query.op, collection: query.collection.name, rows: rowsTouched, deadline: budget.deadline });
-            auditing = false;
-          }
-        } catch (error) {
-          if (write && file.db.inTransaction) file.statement('ROLLBACK').run();
-          throw error;
-        }
-        if (write) file.statement('COMMIT').run();
-        return result;
+        result = runner(file, query);
       } catch (error) {
-        if (auditing || error instanceof BulkheadError) throw error;
         if (error instanceof QueryStopped) throw this.#stopped(error);
         const code = sqliteCode(error);
         if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -174,25 +163,54 @@ export class Store {
         }
         if (code === 'SQLITE_FULL') throw new BulkheadError('BH_STORE_QUOTA_EXCEEDED', { plugin, limitMiB: this.#quotaMiB(plugin) });
         // A damaged or failing file is closed so that the next request opens and checks it afresh.
+        this.#inCall?.delete(file);
         this.#files.close(key);
         throw translateSqliteError(error);
       } finally {
         this.#meter.start(unlimitedBudget);
       }
+      audit?.({ claims, op: query.op, collection: query.collection.name, rows: rowsTouched });
+      return result;
     } catch (error) {
-      // A refused or failed query is recorded too, by what it was (never by its content). If that
-      // line cannot be written either, the caller still hears the query's own error: the query
-      // changed nothing, so nothing happened unrecorded.
-      if (audit && !auditing) {
+      // A refused or failed query is recorded too, by what it was (never by its content).
+      if (audit) {
         const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
-        try {
-          audit({ claims, ...describeRequest(query, request, this.#schemas.get(plugin)), code, deadline: budget.deadline });
-        } catch {
-          // the query's error below
-        }
+        audit({ claims, ...describeRequest(query, request, this.#schemas.get(plugin)), code });
       }
       throw error;
     }
+  }
+
+  /**
+   * Starts a call: from now until endCall, the writes of the call's queries are kept in one
+   * transaction per file. The worker starts one around every plugin call when the audit log is
+   * on, so that a call's changes and its audit lines are written together, or neither.
+   */
+  beginCall(): void {
+    this.#inCall = new Set();
+  }
+
+  /**
+   * Ends a call: commits its writes (or rolls them back when `commit` is false, for a call whose
+   * audit lines could not be written). A commit that fails rolls back and throws a coded error.
+   */
+  endCall(commit: boolean): void {
+    const files = this.#inCall;
+    this.#inCall = undefined;
+    if (!files) return;
+    let failure: { error: unknown; plugin: string } | undefined;
+    for (const file of files) {
+      if (!file.db.open || !file.db.inTransaction) continue;
+      try {
+        file.statement(commit && failure === undefined ? 'COMMIT' : 'ROLLBACK').run();
+      } catch (error) {
+        failure ??= { error, plugin: file.plugin };
+        if (file.db.inTransaction) file.statement('ROLLBACK').run();
+      }
+    }
+    if (failure === undefined) return;
+    if (sqliteCode(failure.error) === 'SQLITE_FULL') throw new BulkheadError('BH_STORE_QUOTA_EXCEEDED', { plugin: failure.plugin, limitMiB: this.#quotaMiB(failure.plugin) });
+    throw translateSqliteError(failure.error);
   }
 
   /**
@@ -360,6 +378,7 @@ export class Store {
     db.pragma(`max_page_count = ${Math.floor((this.#quotaMiB(plugin) * 1048576) / pageBytes)}`);
     this.#meter.register(db);
     const open = new OpenFile(db);
+    open.plugin = plugin;
     this.#files.add(cacheKey, open);
     return open;
   }

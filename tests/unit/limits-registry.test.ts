@@ -154,6 +154,7 @@ function withHostCall(fn: (h: HostCall) => void): void {
       replies: [],
       queries: 0,
       fatal: undefined,
+      lines: [],
     };
     const runtime: HostRuntime = {
       store: t.store,
