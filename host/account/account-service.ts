@@ -190,7 +190,7 @@ export class AccountService implements AccountApi {
   }
 
   async #purge(deletion: Deletion): Promise<void> {
-    const { deletions, hostAudit, dispatcher, identities } = this.#options;
+    const { deletions, hostAudit, dispatcher } = this.#options;
     const step = (name: PurgeStep): void => this.#options.onPurgeStep?.(name);
     const userId = deletion.userId;
     // From here until the purge ends, no call of the user starts (one queued behind a removed file

@@ -7,7 +7,7 @@ import { prepareDataDir } from '../config/data-dir.js';
 import { BulkheadError } from '../core/errors.js';
 import { fromRoot, isEntryPoint } from '../core/paths.js';
 import { createLogger } from '../log/index.js';
-import { startFronts, type Fronts } from '../fronts/start.js';
+import type { Fronts } from '../fronts/start.js';
 import { consoleCaller, formatError, formatOutcome, parseRequest, runConsole, type ConsoleRequest } from '../fronts/console.js';
 import { createHost, type Host } from '../host.js';
 import { Approvals } from '../plugins/approvals.js';
@@ -18,7 +18,7 @@ import { KeyService } from '../keys/key-service.js';
 import { loadRootKeys } from '../keys/load-keys.js';
 import { LoginLinks } from '../../dashboard/login-links.js';
 import { HostAudit } from '../audit/host-audit.js';
-import { dashboardBaseUrl } from '../fronts/start.js';
+import { dashboardBaseUrl } from '../fronts/dashboard-url.js';
 import { accountStatus, cancelDeletion, deleteAccount, exportProgress, exportToFile, exportToStream, printAudit } from './account-commands.js';
 
 /** One line of the usage: how a command is written and what it does. */
@@ -556,6 +556,9 @@ async function start(io: CliIo): Promise<number> {
   const host = createHost(config, environment, { warn: (message) => io.err(`warning: ${message}`), logger });
   let fronts: Fronts;
   try {
+    // Loaded here only: the HTTP server, Bolt and their dependencies take a third of a second to
+    // load, which every other command would pay.
+    const { startFronts } = await import('../fronts/start.js');
     fronts = await startFronts(host, environment, { logger });
   } catch (error) {
     await host.shutdown();

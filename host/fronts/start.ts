@@ -8,10 +8,11 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { LoginLinks, type LinkIdentity } from '../../dashboard/login-links.js';
 import { registerDashboard } from '../../dashboard/server.js';
 import { SessionStore } from '../../dashboard/sessions.js';
-import { readChatSecrets, type BulkheadConfig, type Environment } from '../config/config.js';
+import { readChatSecrets, type Environment } from '../config/config.js';
 import { boltLogger, fastifyLoggerOptions, type Logger } from '../log/index.js';
 import type { Host } from '../host.js';
 import { SlackFront, slackMode } from './slack/slack-front.js';
+import { dashboardBaseUrl, urlHost } from './dashboard-url.js';
 
 export interface Fronts {
   /** What `npm start` prints about Slack: the mode it runs, or why it does not. */
@@ -159,16 +160,4 @@ class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
 }
 
-/** Where browsers reach the dashboard: BULKHEAD_PUBLIC_URL, else the HTTP server's address. */
-export function dashboardBaseUrl(config: Pick<BulkheadConfig, 'dashboard' | 'chat'>, port: number = config.chat.httpPort): string {
-  return config.dashboard.publicUrl ?? `http://${urlHost(browsableHost(config.chat.httpHost))}:${port}`;
-}
-
-/** A wildcard listening address is not one a browser can open: use the loopback address. */
-function browsableHost(host: string): string {
-  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-}
-
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
+export { dashboardBaseUrl } from './dashboard-url.js';

@@ -10,7 +10,16 @@
  * const outcome = await llm.route('add a note: buy milk', catalog);
  */
 import { limitDefault } from '../config/limits.js';
-import OpenAI from 'openai';
+import { createRequire } from 'node:module';
+import type OpenAI from 'openai';
+
+/**
+ * The openai package, loaded when the first LLM router is made: hosts and CLI commands without an
+ * OPENAI_API_KEY never pay its load time (a quarter of a second).
+ */
+function openaiClient(): typeof OpenAI {
+  return (createRequire(import.meta.url)('openai') as { default: typeof OpenAI }).default;
+}
 import type { Capability } from '../plugins/catalog.js';
 import { call, validParams, type Catalog, type Route } from './route.js';
 import type { Logger } from '../log/index.js';
@@ -47,7 +56,8 @@ export class LlmRouter {
   readonly #tools = new WeakMap<Catalog, { tools: OpenAI.Chat.Completions.ChatCompletionTool[]; byName: Map<string, Capability> }>();
 
   constructor(options: LlmRouterOptions) {
-    this.#client = new OpenAI({
+    const OpenAIClient = openaiClient();
+    this.#client = new OpenAIClient({
       apiKey: options.apiKey,
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       timeout: options.timeoutMs,
@@ -78,8 +88,8 @@ export class LlmRouter {
       });
       message = completion.choices?.[0]?.message;
     } catch (error) {
-      const why = error instanceof OpenAI.APIConnectionTimeoutError ? 'timeout' : 'error';
-      this.#logger?.warn({ reason: why, statusCode: error instanceof OpenAI.APIError && error.status ? error.status : 0, err: error }, 'llm.unavailable');
+      const why = error instanceof openaiClient().APIConnectionTimeoutError ? 'timeout' : 'error';
+      this.#logger?.warn({ reason: why, statusCode: error instanceof openaiClient().APIError && error.status ? error.status : 0, err: error }, 'llm.unavailable');
       return { kind: 'unavailable', why };
     }
     const outcome = interpretMessage(message, byName);
