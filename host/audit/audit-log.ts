@@ -33,19 +33,8 @@ import type { ActivityFilter, ActivityPage, AuditKind, AuditLine, AuditOutcome }
 /** `application_id` of a user's audit file ("BHa1"). */
 const auditApplicationId = 0x42486131;
 
-/** One line as the writer hands it over; `at` is ms since the epoch. */
-export interface AuditEntry {
-  readonly at: number;
-  readonly front: Front;
-  readonly kind: AuditKind;
-  readonly plugin?: string;
-  readonly capability?: string;
-  readonly op?: string;
-  readonly collection?: string;
-  readonly rows?: number;
-  readonly outcome: AuditOutcome;
-  readonly code?: string;
-}
+/** One line as the writer hands it over: an AuditLine before the log numbers it; `at` is ms since the epoch. */
+export type AuditEntry = Omit<AuditLine, 'v' | 'seq' | 'at'> & { readonly at: number };
 
 export interface AuditLogOptions {
   readonly dataDir: string;

@@ -232,11 +232,11 @@ function recordCall(call: CallMessage, claims: CallerClaims, outcome: AuditEntry
  * native code). A worker the watchdog has already claimed does nothing more.
  */
 function native<T>(work: () => T): T {
-  if (!state.move(Mode.guest, Mode.native)) throw new BulkheadError('BH_EXECUTOR_WORKER_LOST');
+  if (!runtime.enterNative()) throw new BulkheadError('BH_EXECUTOR_WORKER_LOST');
   try {
     return work();
   } finally {
-    state.move(Mode.native, Mode.guest);
+    runtime.leaveNative();
   }
 }
 

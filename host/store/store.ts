@@ -12,7 +12,7 @@ import { OpenFile, OpenFiles } from './open-files.js';
 import { QueryMeter, QueryStopped, unlimitedBudget, type QueryBudget } from './query-budget.js';
 import { compileQuery, type CompiledQuery, type QueryOp } from './query-compiler.js';
 import { openUserFile } from './user-file.js';
-import { buildStorageSchema, type StorageSchema } from './storage-schema.js';
+import { buildStorageSchema, type CollectionDef, type StorageSchema } from './storage-schema.js';
 
 export interface StoreOptions {
   /** Root of the data directory; user files go to `<dataDir>/plugins/<plugin>/<file id>.db`. */
@@ -219,13 +219,8 @@ export class Store {
    * A file the user never created is not created: the answer is empty.
    */
   exportPage(token: string, plugin: string, collection: string, afterId: string, limit: number): Record<string, unknown>[] {
-    if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
-    const claims = this.#options.tokens.verify(token, plugin);
-    const schema = this.#schema(plugin);
-    const def = schema.collections.get(collection);
-    if (!def) throw new BulkheadError('BH_QUERY_UNKNOWN_COLLECTION', { declared: schema.collectionList });
-    const key = fileCacheKey(plugin, claims.sub);
-    const file = this.#files.get(key) ?? this.#open(schema, claims.sub, key, unlimitedBudget, false);
+    const { def, key, open } = this.#collection(token, plugin, collection);
+    const file = open(false);
     if (!file) return [];
     try {
       const rows = file.statement(`SELECT ${def.selectList} FROM ${def.table} WHERE "id" > ? ORDER BY "id" LIMIT ?`).all(afterId, limit) as Record<string, unknown>[];
@@ -242,13 +237,8 @@ export class Store {
    * All or nothing. For restoring an export (tests use it to prove an export round-trips).
    */
   importRecords(token: string, plugin: string, collection: string, records: readonly Record<string, unknown>[]): number {
-    if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
-    const claims = this.#options.tokens.verify(token, plugin);
-    const schema = this.#schema(plugin);
-    const def = schema.collections.get(collection);
-    if (!def) throw new BulkheadError('BH_QUERY_UNKNOWN_COLLECTION', { declared: schema.collectionList });
-    const key = fileCacheKey(plugin, claims.sub);
-    const file = this.#files.get(key) ?? (this.#open(schema, claims.sub, key, unlimitedBudget) as OpenFile);
+    const { schema, open } = this.#collection(token, plugin, collection);
+    // Every record is checked before the file is opened (or created).
     const queries = records.map((record) => {
       const { id, createdAt, updatedAt, ...values } = record;
       if (typeof id !== 'string' || !Number.isSafeInteger(createdAt) || !Number.isSafeInteger(updatedAt)) {
@@ -258,6 +248,7 @@ export class Store {
       query.params[2] = updatedAt as number;
       return query;
     });
+    const file = open(true) as OpenFile;
     try {
       file.statement('BEGIN').run();
       try {
@@ -271,6 +262,21 @@ export class Store {
       throw translateSqliteError(error);
     }
     return queries.length;
+  }
+
+  /**
+   * The caller's file of a plugin for work on one whole collection (export, import): the token
+   * verified, the collection declared; `open(create)` opens the file (undefined when it was never
+   * created and `create` is false).
+   */
+  #collection(token: string, plugin: string, collection: string): { schema: StorageSchema; def: CollectionDef; key: string; open: (create: boolean) => OpenFile | undefined } {
+    if (this.#closed) throw new BulkheadError('BH_STORE_CLOSED');
+    const claims = this.#options.tokens.verify(token, plugin);
+    const schema = this.#schema(plugin);
+    const def = schema.collections.get(collection);
+    if (!def) throw new BulkheadError('BH_QUERY_UNKNOWN_COLLECTION', { declared: schema.collectionList });
+    const key = fileCacheKey(plugin, claims.sub);
+    return { schema, def, key, open: (create) => this.#files.get(key) ?? this.#open(schema, claims.sub, key, unlimitedBudget, create) };
   }
 
   /**
