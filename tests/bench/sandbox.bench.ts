@@ -216,6 +216,14 @@ if (process.argv.includes('--memory-only')) {
   } finally {
     cleanup();
   }
+} else if (process.argv.includes('--audit-only')) {
+  // Only the audit log's cost (it takes a minute, not ten): `node dist/tests/bench/sandbox.bench.js --audit-only`.
+  const { dir, cleanup } = tempDir('bulkhead-bench-audit-');
+  try {
+    console.log(JSON.stringify({ auditLog: [await auditCost(dir, 8), await auditCost(dir, 32)] }, null, 2));
+  } finally {
+    cleanup();
+  }
 } else {
   const base = process.env['BENCH_DIR'] ?? os.tmpdir();
   const dir = mkdtempSync(path.join(base, 'bulkhead-bench-'));
