@@ -171,6 +171,7 @@ const maxRememberedTokens = 10_000;
 
 function forbiddenReason(capability: Capability, caller: Pick<CallerContext, 'front' | 'admin'>): string | undefined {
   if (capability.spec.name.startsWith('admin:') && !caller.admin) return "is an admin capability and needs the operator's admin flag";
+  if (capability.spec.scheduled === true && caller.front !== 'scheduler') return "is called only by the scheduler, when one of the plugin's timers is due";
   if (caller.front === 'dashboard' && capability.spec.dashboard !== true) return 'may not be called from the dashboard (its manifest does not set "dashboard": true)';
   return undefined;
 }
