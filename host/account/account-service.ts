@@ -55,6 +55,8 @@ export interface AccountServiceOptions {
   readonly graceDays: number;
   /** Ends a purged user's dashboard sessions (on disk and in the memory of this process). */
   readonly endSessions: (globalUserId: string) => void;
+  /** Removes a purged user's timers and inbox (host/scheduler). */
+  readonly removeTimers?: (globalUserId: string) => void;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
   /** Hears each completed purge step (progress for the operator; tests stop the process at one). */
@@ -217,6 +219,7 @@ export class AccountService implements AccountApi {
       step('file');
     }
     this.#options.endSessions(userId);
+    this.#options.removeTimers?.(userId);
     step('sessions');
     // Console identities are the user id itself; only chat identities are linked in the directory.
     if (!userId.startsWith('console:')) identities.forget(userId);

@@ -362,6 +362,14 @@ export const errorTable = {
     message:
       "The answer would not fit in what is left of the plugin's memory limit, so it was not built. Free the answers you no longer need, ask for fewer records (limit), or raise limits.memoryMiB.",
   },
+  BH_SCHEDULE_INVALID: {
+    area: 'host-function',
+    message: 'The timer was not set: {problem}.',
+  },
+  BH_SCHEDULE_LIMIT: {
+    area: 'host-function',
+    message: 'The timer was not set: this user already has as many timers with this plugin as the host allows (BULKHEAD_TIMERS_PER_PLUGIN). Cancel one first.',
+  },
   BH_REPLY_INVALID: {
     area: 'host-function',
     message: 'A reply must be an object {"text": string} with 1 to {maxChars} characters of text and nothing else.',

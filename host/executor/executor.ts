@@ -7,6 +7,7 @@ import { jsonLimitExceeded, resultJsonLimits } from '../core/json-limits.js';
 import { pagesPerMiB } from '../sandbox/limits.js';
 import type { CallMessage, FromWorker, SystemOp, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
 import { Abandoned, stateLayout, WorkerState } from './worker-state.js';
+import type { TimerRequest } from '../scheduler/timers.js';
 
 export interface ExecutorOptions {
   /** Worker threads; each owns the users that hash to it. Default: one per core. */
@@ -41,6 +42,8 @@ export interface ExecutorCall {
   readonly timeoutMs: number;
   /** The host's own work on the user's data instead of a plugin call (protocol.ts, SystemOp). */
   readonly system?: SystemOp;
+  /** See CallMessage.timerRoom. */
+  readonly timerRoom?: number;
 }
 
 export interface CallOutcome {
@@ -48,6 +51,8 @@ export interface CallOutcome {
   readonly replies: readonly string[];
   /** The capability's result JSON, or null when it set no output. */
   readonly result: unknown;
+  /** Timers the call set or removed; the dispatcher hands them to the scheduler. */
+  readonly timers?: readonly TimerRequest[];
 }
 
 interface Pending {
@@ -132,6 +137,7 @@ export class Executor {
       input: call.input,
       timeoutMs: call.timeoutMs,
       ...(call.system ? { system: call.system } : {}),
+      ...(call.timerRoom !== undefined ? { timerRoom: call.timerRoom } : {}),
     };
     return new Promise<CallOutcome>((resolve, reject) => {
       shard.pending.set(message.seq, { message, timeoutMs: call.timeoutMs, resolve, reject });
@@ -195,7 +201,7 @@ export class Executor {
           // A system operation's answer is the host's own JSON; a plugin's is checked first.
           const parsed = pending.message.system ? { value: result.output === null ? null : (JSON.parse(result.output) as unknown) } : parseOutput(result.output, pending.message);
           if (parsed instanceof BulkheadError) pending.reject(parsed);
-          else pending.resolve({ replies: result.replies, result: parsed.value });
+          else pending.resolve({ replies: result.replies, result: parsed.value, ...(result.timers && result.timers.length > 0 ? { timers: result.timers } : {}) });
         } else {
           pending.reject(BulkheadError.revive(result.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable error from a worker' }));
         }

@@ -6,6 +6,7 @@ import type { SerializedError } from '../core/errors.js';
 import type { PluginManifest } from '../manifest/manifest.js';
 import type { PluginLimits } from '../sandbox/limits.js';
 import type { StoreSettings } from '../config/config.js';
+import type { TimerRequest } from '../scheduler/timers.js';
 
 /** What a worker is started with (`workerData`). */
 export interface WorkerSetup {
@@ -64,6 +65,11 @@ export interface CallMessage {
    * same verified token (no plugin runs): see SystemOp.
    */
   readonly system?: SystemOp;
+  /**
+   * For a plugin granted `schedule`: how many more timers the user may set with it (the
+   * scheduler's count when the call was sent). Absent: the plugin may set none.
+   */
+  readonly timerRoom?: number;
 }
 
 /**
@@ -91,6 +97,8 @@ export type CallResult =
        * main thread: copying one string between threads costs far less than cloning the object.
        */
       readonly output: string | null;
+      /** What the call asked of the scheduler (host functions schedule and unschedule), in order. */
+      readonly timers?: readonly TimerRequest[];
     }
   | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError };
 

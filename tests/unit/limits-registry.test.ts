@@ -155,6 +155,9 @@ function withHostCall(fn: (h: HostCall) => void): void {
       queries: 0,
       fatal: undefined,
       lines: [],
+      timers: [],
+      timerRoom: 0,
+      scheduled: new Set(),
     };
     const runtime: HostRuntime = {
       store: t.store,

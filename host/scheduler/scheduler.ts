@@ -1,0 +1,228 @@
+/**
+ * The host's scheduler: fires the timers plugins set (host function `schedule`) when they are due.
+ *
+ * A due timer is a capability call like any other: the dispatcher mints a fresh caller token for
+ * the timer's user with the `scheduler` front, and the executor runs it in the worker that owns
+ * the user. Its replies go to the user's Slack DM when the fronts can send one, else to the user's
+ * inbox (the dashboard's notifications, `npx bulkhead inbox`). Timers live in the encrypted
+ * timers.db (host/scheduler/timers.ts), so they survive restarts; a timer missed while the host
+ * was down fires at start-up, marked late. A timer fires at least once: one whose call ended but
+ * whose removal a crash cut short fires again on the next start.
+ */
+import { BulkheadError } from '../core/errors.js';
+import type { CallerContext } from '../identity/caller-context.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { HostAudit } from '../audit/host-audit.js';
+import type { Logger } from '../log/index.js';
+import { nextOccurrence } from './cron.js';
+import { LimitPassed, type InboxMessage, type Timer, type TimerRequest, type TimerStore } from './timers.js';
+
+export interface SchedulerSettings {
+  /** BULKHEAD_TIMERS_PER_PLUGIN: most timers one user may have with one plugin. */
+  readonly maxTimersPerPlugin: number;
+  /** BULKHEAD_TIMER_RETRIES: attempts after a failed firing before the timer is dropped. */
+  readonly retries: number;
+  /** Delay before the first retry; each next one waits twice as long. */
+  readonly retryBaseMs: number;
+  /** A timer that fires this long after it was due is marked late. */
+  readonly lateAfterMs: number;
+  /** How often due timers are looked for. */
+  readonly pollMs: number;
+  /** Timers fired at once (each is a capability call in the executor). */
+  readonly concurrency: number;
+}
+
+export const schedulerDefaults: SchedulerSettings = {
+  maxTimersPerPlugin: 100,
+  retries: 5,
+  retryBaseMs: 30_000,
+  lateAfterMs: 60_000,
+  pollMs: 1000,
+  concurrency: 64,
+};
+
+/** Sends a fired timer's replies to the user; false when it could not (they go to the inbox). */
+export type Delivery = (message: { readonly userId: string; readonly plugin: string; readonly texts: readonly string[]; readonly late: boolean }) => Promise<boolean>;
+
+export interface SchedulerOptions {
+  readonly timers: TimerStore;
+  readonly dispatcher: Dispatcher;
+  readonly hostAudit: HostAudit;
+  readonly settings: SchedulerSettings;
+  readonly logger: Logger;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** Errors after which firing the timer again cannot help: it is dropped at once. */
+const permanent: ReadonlySet<string> = new Set([
+  'BH_PLUGIN_NOT_FOUND',
+  'BH_CAPABILITY_NOT_FOUND',
+  'BH_CAPABILITY_FORBIDDEN',
+  'BH_PARAMS_INVALID',
+  'BH_PARAMS_TOO_LARGE',
+  'BH_ACCOUNT_BEING_DELETED',
+]);
+
+/** Timers read from the database per round. */
+const batchSize = 1000;
+
+export class Scheduler {
+  readonly #options: SchedulerOptions;
+  readonly #now: () => number;
+  #delivery: Delivery | undefined;
+  #interval: NodeJS.Timeout | undefined;
+  #running: Promise<number> | undefined;
+  #stopped = false;
+
+  constructor(options: SchedulerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get settings(): SchedulerSettings {
+    return this.#options.settings;
+  }
+
+  /** Where replies of fired timers go first (the Slack front sets it); without one, the inbox. */
+  setDelivery(delivery: Delivery | undefined): void {
+    this.#delivery = delivery;
+  }
+
+  /** How many more timers the user may set with the plugin. */
+  room(userId: string, plugin: string): number {
+    return Math.max(0, this.#options.settings.maxTimersPerPlugin - this.#options.timers.count(userId, plugin));
+  }
+
+  /**
+   * Records what a successful call asked for. Throws BH_SCHEDULE_LIMIT (nothing recorded) when
+   * the user would have more timers with the plugin than the setting allows.
+   */
+  apply(userId: string, plugin: string, requests: readonly TimerRequest[], timeZone: string): void {
+    try {
+      this.#options.timers.apply(userId, plugin, requests, timeZone, this.#options.settings.maxTimersPerPlugin);
+    } catch (error) {
+      if (error instanceof LimitPassed) throw new BulkheadError('BH_SCHEDULE_LIMIT');
+      throw error;
+    }
+  }
+
+  /** Fires what is due now, then looks again every pollMs. */
+  start(): void {
+    if (this.#interval || this.#stopped) return;
+    this.#interval = setInterval(() => void this.runDue(), this.#options.settings.pollMs);
+    this.#interval.unref();
+    void this.runDue();
+  }
+
+  /** Stops looking for due timers and waits for the firings in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#interval) clearInterval(this.#interval);
+    this.#interval = undefined;
+    await this.#running;
+  }
+
+  /**
+   * Fires every timer due now (one run at a time: a call while one runs joins it). Answers how many
+   * timers were fired.
+   */
+  runDue(): Promise<number> {
+    this.#running ??= this.#fireDue().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** The user's inbox, newest first. */
+  inbox(userId: string, limit?: number): InboxMessage[] {
+    return this.#options.timers.inbox(userId, limit);
+  }
+
+  /** Removes the user's timers and inbox (an account purge). */
+  removeUser(userId: string): void {
+    this.#options.timers.removeUser(userId);
+  }
+
+  async #fireDue(): Promise<number> {
+    const seen = new Set<string>();
+    let fired = 0;
+    try {
+      while (!this.#stopped) {
+        const now = this.#now();
+        // A timer whose reschedule failed would come back at once: each fires once per run.
+        const due = this.#options.timers.due(now, batchSize).filter((timer) => !seen.has(timer.id));
+        if (due.length === 0) break;
+        for (const timer of due) seen.add(timer.id);
+        let next = 0;
+        const lane = async (): Promise<void> => {
+          for (let i = next++; i < due.length && !this.#stopped; i = next++) {
+            await this.#fire(due[i] as Timer, now);
+            fired++;
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(this.#options.settings.concurrency, due.length) }, lane));
+      }
+    } catch (error) {
+      this.#options.logger.error({ err: error }, 'scheduler.run_failed');
+    }
+    return fired;
+  }
+
+  async #fire(timer: Timer, now: number): Promise<void> {
+    const { dispatcher, timers, settings, logger } = this.#options;
+    const late = now - timer.dueAt > settings.lateAfterMs;
+    const caller: CallerContext = { globalUserId: timer.userId, front: 'scheduler', replyTo: `timer:${timer.id}`, admin: false, authTime: now };
+    const params = {
+      payload: JSON.parse(timer.payload) as unknown,
+      timer: { id: timer.id, at: new Date(timer.dueAt).toISOString(), late, ...(timer.repeat ? { repeat: timer.repeat } : {}) },
+    };
+    let replies: readonly string[];
+    try {
+      replies = (await dispatcher.invoke(caller, timer.plugin, timer.capability, params)).replies;
+    } catch (error) {
+      const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
+      this.#failed(timer, code);
+      return;
+    }
+    try {
+      if (replies.length > 0) await this.#deliver(timer, replies, late);
+      const again = timer.repeat ? nextOccurrence(timer.repeat, timer.timeZone, Math.max(now, timer.dueAt)) : undefined;
+      if (again === undefined) timers.drop(timer.id);
+      else timers.reschedule(timer.id, again, 0);
+    } catch (error) {
+      logger.error({ err: error, plugin: timer.plugin }, 'scheduler.after_fire_failed');
+    }
+  }
+
+  async #deliver(timer: Timer, texts: readonly string[], late: boolean): Promise<void> {
+    let sent = false;
+    if (this.#delivery) {
+      try {
+        sent = await this.#delivery({ userId: timer.userId, plugin: timer.plugin, texts, late });
+      } catch (error) {
+        this.#options.logger.warn({ err: error, plugin: timer.plugin }, 'scheduler.delivery_failed');
+      }
+    }
+    if (sent) return;
+    const at = this.#now();
+    for (const text of texts) this.#options.timers.deliver(timer.userId, at, timer.plugin, text, late);
+  }
+
+  #failed(timer: Timer, code: string): void {
+    const { timers, settings, hostAudit, logger } = this.#options;
+    const attempts = timer.attempts + 1;
+    try {
+      if (permanent.has(code) || attempts > settings.retries) {
+        timers.drop(timer.id);
+        hostAudit.record({ event: 'timer.dropped', plugin: timer.plugin, capability: timer.capability, code });
+        logger.warn({ plugin: timer.plugin, capability: timer.capability, code, attempts }, 'scheduler.timer_dropped');
+        return;
+      }
+      timers.reschedule(timer.id, this.#now() + settings.retryBaseMs * 2 ** (attempts - 1), attempts);
+      logger.info({ plugin: timer.plugin, capability: timer.capability, code, attempts }, 'scheduler.timer_retry');
+    } catch (error) {
+      logger.error({ err: error, plugin: timer.plugin }, 'scheduler.after_fire_failed');
+    }
+  }
+}
