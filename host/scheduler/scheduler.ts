@@ -15,7 +15,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { HostAudit } from '../audit/host-audit.js';
 import type { Logger } from '../log/index.js';
 import { nextOccurrence } from './cron.js';
-import { LimitPassed, type InboxMessage, type Timer, type TimerRequest, type TimerStore } from './timers.js';
+import { LimitPassed, type InboxMessage, type Settlement, type Timer, type TimerRequest, type TimerStore } from './timers.js';
 
 export interface SchedulerSettings {
   /** BULKHEAD_TIMERS_PER_PLUGIN: most timers one user may have with one plugin. */
@@ -145,84 +145,86 @@ export class Scheduler {
   }
 
   async #fireDue(): Promise<number> {
+    const { timers, settings, logger } = this.#options;
     const seen = new Set<string>();
     let fired = 0;
     try {
       while (!this.#stopped) {
         const now = this.#now();
-        // A timer whose reschedule failed would come back at once: each fires once per run.
-        const due = this.#options.timers.due(now, batchSize).filter((timer) => !seen.has(timer.id));
+        // A timer whose settlement failed would come back at once: each fires once per run.
+        const due = timers.due(now, batchSize).filter((timer) => !seen.has(timer.id));
         if (due.length === 0) break;
         for (const timer of due) seen.add(timer.id);
-        let next = 0;
-        const lane = async (): Promise<void> => {
-          for (let i = next++; i < due.length && !this.#stopped; i = next++) {
-            await this.#fire(due[i] as Timer, now);
-            fired++;
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(this.#options.settings.concurrency, due.length) }, lane));
+        // `concurrency` calls at a time; what became of them is written in one transaction, so a
+        // synchronous commit is paid per group, not per timer.
+        for (let start = 0; start < due.length && !this.#stopped; start += settings.concurrency) {
+          const group = due.slice(start, start + settings.concurrency);
+          const settled = await Promise.all(group.map((timer) => this.#fire(timer, now)));
+          timers.settle(settled);
+          for (const dropped of settled.filter((s) => s.dropped)) this.#recordDrop(dropped);
+          fired += group.length;
+        }
       }
     } catch (error) {
-      this.#options.logger.error({ err: error }, 'scheduler.run_failed');
+      logger.error({ err: error }, 'scheduler.run_failed');
     }
     return fired;
   }
 
-  async #fire(timer: Timer, now: number): Promise<void> {
-    const { dispatcher, timers, settings, logger } = this.#options;
+  /** Fires one timer; answers what becomes of it. Never throws. */
+  async #fire(timer: Timer, now: number): Promise<Settlement & { dropped?: { plugin: string; capability: string; code: string; attempts: number } }> {
+    const { dispatcher, settings } = this.#options;
     const late = now - timer.dueAt > settings.lateAfterMs;
     const caller: CallerContext = { globalUserId: timer.userId, front: 'scheduler', replyTo: `timer:${timer.id}`, admin: false, authTime: now };
-    const params = {
-      payload: JSON.parse(timer.payload) as unknown,
-      timer: { id: timer.id, at: new Date(timer.dueAt).toISOString(), late, ...(timer.repeat ? { repeat: timer.repeat } : {}) },
-    };
     let replies: readonly string[];
     try {
+      const params = {
+        payload: JSON.parse(timer.payload) as unknown,
+        timer: { id: timer.id, at: new Date(timer.dueAt).toISOString(), late, ...(timer.repeat ? { repeat: timer.repeat } : {}) },
+      };
       replies = (await dispatcher.invoke(caller, timer.plugin, timer.capability, params)).replies;
     } catch (error) {
       const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
-      this.#failed(timer, code);
-      return;
-    }
-    try {
-      if (replies.length > 0) await this.#deliver(timer, replies, late);
-      const again = timer.repeat ? nextOccurrence(timer.repeat, timer.timeZone, Math.max(now, timer.dueAt)) : undefined;
-      if (again === undefined) timers.drop(timer.id);
-      else timers.reschedule(timer.id, again, 0);
-    } catch (error) {
-      logger.error({ err: error, plugin: timer.plugin }, 'scheduler.after_fire_failed');
-    }
-  }
-
-  async #deliver(timer: Timer, texts: readonly string[], late: boolean): Promise<void> {
-    let sent = false;
-    if (this.#delivery) {
-      try {
-        sent = await this.#delivery({ userId: timer.userId, plugin: timer.plugin, texts, late });
-      } catch (error) {
-        this.#options.logger.warn({ err: error, plugin: timer.plugin }, 'scheduler.delivery_failed');
-      }
-    }
-    if (sent) return;
-    const at = this.#now();
-    for (const text of texts) this.#options.timers.deliver(timer.userId, at, timer.plugin, text, late);
-  }
-
-  #failed(timer: Timer, code: string): void {
-    const { timers, settings, hostAudit, logger } = this.#options;
-    const attempts = timer.attempts + 1;
-    try {
+      const attempts = timer.attempts + 1;
       if (permanent.has(code) || attempts > settings.retries) {
-        timers.drop(timer.id);
-        hostAudit.record({ event: 'timer.dropped', plugin: timer.plugin, capability: timer.capability, code });
-        logger.warn({ plugin: timer.plugin, capability: timer.capability, code, attempts }, 'scheduler.timer_dropped');
-        return;
+        return { id: timer.id, dropped: { plugin: timer.plugin, capability: timer.capability, code, attempts } };
       }
-      timers.reschedule(timer.id, this.#now() + settings.retryBaseMs * 2 ** (attempts - 1), attempts);
-      logger.info({ plugin: timer.plugin, capability: timer.capability, code, attempts }, 'scheduler.timer_retry');
-    } catch (error) {
-      logger.error({ err: error, plugin: timer.plugin }, 'scheduler.after_fire_failed');
+      this.#options.logger.info({ plugin: timer.plugin, capability: timer.capability, code, attempts }, 'scheduler.timer_retry');
+      return { id: timer.id, next: { dueAt: this.#now() + settings.retryBaseMs * 2 ** (attempts - 1), attempts } };
     }
+    const sent = replies.length > 0 && (await this.#deliver(timer, replies, late));
+    let again: number | undefined;
+    try {
+      again = timer.repeat ? nextOccurrence(timer.repeat, timer.timeZone, Math.max(now, timer.dueAt)) : undefined;
+    } catch {
+      again = undefined;
+    }
+    return {
+      id: timer.id,
+      ...(again === undefined ? {} : { next: { dueAt: again, attempts: 0 } }),
+      ...(replies.length > 0 && !sent ? { inbox: { userId: timer.userId, plugin: timer.plugin, at: this.#now(), texts: replies, late } } : {}),
+    };
+  }
+
+  /** Sends replies through the delivery (Slack); false when there is none or it did not take them. */
+  async #deliver(timer: Timer, texts: readonly string[], late: boolean): Promise<boolean> {
+    if (!this.#delivery) return false;
+    try {
+      return await this.#delivery({ userId: timer.userId, plugin: timer.plugin, texts, late });
+    } catch (error) {
+      this.#options.logger.warn({ err: error, plugin: timer.plugin }, 'scheduler.delivery_failed');
+      return false;
+    }
+  }
+
+  /** A timer given up on: the host audit log says so, without the user. */
+  #recordDrop({ dropped }: { dropped?: { plugin: string; capability: string; code: string; attempts: number } }): void {
+    if (!dropped) return;
+    try {
+      this.#options.hostAudit.record({ event: 'timer.dropped', plugin: dropped.plugin, capability: dropped.capability, code: dropped.code });
+    } catch (error) {
+      this.#options.logger.error({ err: error }, 'scheduler.audit_failed');
+    }
+    this.#options.logger.warn(dropped, 'scheduler.timer_dropped');
   }
 }

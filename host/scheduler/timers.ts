@@ -70,6 +70,15 @@ export type TimerRequest =
   | { readonly op: 'add'; readonly id: string; readonly capability: string; readonly dueAt: number; readonly payload: string; readonly repeat: string | null }
   | { readonly op: 'remove'; readonly id: string };
 
+/** What became of a fired timer, written with others in one transaction (TimerStore.settle). */
+export interface Settlement {
+  readonly id: string;
+  /** Undefined: the timer is removed; else it is next due then, after this many failed attempts. */
+  readonly next?: { readonly dueAt: number; readonly attempts: number };
+  /** Replies for the user's inbox (the delivery did not take them). */
+  readonly inbox?: { readonly userId: string; readonly plugin: string; readonly at: number; readonly texts: readonly string[]; readonly late: boolean };
+}
+
 /** How many messages each user's inbox keeps (the oldest go first). */
 export const inboxKeeps = 200;
 
@@ -125,6 +134,23 @@ export class TimerStore {
 
   drop(id: string): void {
     this.#run((open) => open.drop.run(id));
+  }
+
+  /** Records what became of fired timers, all in one transaction (one synchronous commit). */
+  settle(settlements: readonly Settlement[]): void {
+    if (settlements.length === 0) return;
+    this.#run((open) =>
+      open.db.transaction(() => {
+        for (const { id, next, inbox } of settlements) {
+          if (inbox) {
+            for (const text of inbox.texts) open.deliver.run(inbox.userId, inbox.at, inbox.plugin, text, inbox.late ? 1 : 0);
+            open.inboxTrim.run(inbox.userId, inbox.userId, inboxKeeps);
+          }
+          if (next) open.reschedule.run(next.dueAt, next.attempts, id);
+          else open.drop.run(id);
+        }
+      })(),
+    );
   }
 
   /** The user's timers (for an export and for tests). */
