@@ -21,6 +21,7 @@ import { DeletionQueue } from './account/deletions.js';
 import { HostAudit } from './audit/host-audit.js';
 import { SessionStore } from '../dashboard/sessions.js';
 import { TimerStore } from './scheduler/timers.js';
+import { Market } from './market/market.js';
 import { Scheduler, schedulerDefaults, type SchedulerSettings } from './scheduler/scheduler.js';
 
 /**
@@ -130,6 +131,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     rootKeys.signing.fill(0);
   }
   const loaded = [...catalog.plugins.values()];
+  const market = new Market(config.market, options.now);
   const executor = new Executor({
     workers: config.plugins.workers,
     maxInstancesPerWorker: config.plugins.instancesPerWorker,
@@ -137,6 +139,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     maxQueuePerWorker: config.plugins.queuePerWorker,
     memoryCeilingMiB: config.plugins.caps.memoryMiB,
     setup: workerSetup(core.keys, config, loaded, options.auditLog !== false),
+    market: (symbols) => market.prices(symbols),
   });
   const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
   const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);

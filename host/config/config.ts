@@ -1,3 +1,4 @@
+import type { MarketSettings } from '../market/market.js';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { BulkheadError } from '../core/errors.js';
@@ -49,6 +50,9 @@ const configVariables = [
   'BULKHEAD_AUDIT_RETENTION_DAYS',
   'BULKHEAD_DELETION_GRACE_DAYS',
   'BULKHEAD_TIMERS_PER_PLUGIN',
+  'BULKHEAD_MARKET_URL',
+  'BULKHEAD_MARKET_CACHE_SECONDS',
+  'BULKHEAD_MARKET_TIMEOUT_MS',
   'BULKHEAD_TIMER_RETRIES',
   'BULKHEAD_AUDIT_TAP',
   'BULKHEAD_HTTP_HOST',
@@ -146,6 +150,8 @@ export interface BulkheadConfig {
   readonly dashboard: DashboardSettings;
   readonly account: AccountSettings;
   readonly scheduler: SchedulerConfig;
+  /** The price source of the `market` host function (host/market). */
+  readonly market: MarketSettings;
   /** `BULKHEAD_LOG_LEVEL`: fatal, error, warn, info (default), debug, trace or silent. */
   readonly logLevel: LogLevelName;
 }
@@ -322,6 +328,11 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       timersPerPlugin: integer('BULKHEAD_TIMERS_PER_PLUGIN', env['BULKHEAD_TIMERS_PER_PLUGIN'], 1, 100_000, 100),
       timerRetries: integer('BULKHEAD_TIMER_RETRIES', env['BULKHEAD_TIMER_RETRIES'], 0, 20, 5),
     },
+    market: {
+      url: url('BULKHEAD_MARKET_URL', env['BULKHEAD_MARKET_URL']),
+      cacheSeconds: integer('BULKHEAD_MARKET_CACHE_SECONDS', env['BULKHEAD_MARKET_CACHE_SECONDS'], 0, 86_400, 30),
+      timeoutMs: integer('BULKHEAD_MARKET_TIMEOUT_MS', env['BULKHEAD_MARKET_TIMEOUT_MS'], 100, 30_000, 1500),
+    },
     logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
     chat: {
       httpHost: env['BULKHEAD_HTTP_HOST'] || '127.0.0.1',
@@ -336,7 +347,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       }),
     },
   };
-  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard), account: Object.freeze(config.account), scheduler: Object.freeze(config.scheduler) });
+  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard), account: Object.freeze(config.account), scheduler: Object.freeze(config.scheduler), market: Object.freeze(config.market) });
 }
 
 function list(value: string | undefined): string[] {

@@ -31,6 +31,8 @@ export interface WorkerSetup {
   readonly instanceCacheBytes: number;
   /** Shared with the watchdog: which call runs since when, and in what mode (host/executor/worker-state.ts). */
   readonly state: SharedArrayBuffer;
+  /** Where the main thread answers the worker's questions (host/executor/bridge.ts). */
+  readonly bridge: SharedArrayBuffer;
 }
 
 export interface WorkerPlugin {
@@ -103,4 +105,11 @@ export type CallResult =
   | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError };
 
 /** Worker to main thread. Each result is posted before the worker starts its next call. */
-export type FromWorker = { readonly type: 'results'; readonly results: readonly CallResult[] } | { readonly type: 'closed' };
+export type FromWorker =
+  | { readonly type: 'results'; readonly results: readonly CallResult[] }
+  | { readonly type: 'closed' }
+  /** A host function's question only the main thread can answer; the answer goes to the bridge. */
+  | { readonly type: 'ask'; readonly id: number; readonly question: Question };
+
+/** `market`: prices of these symbols (already checked), answered as the host function's response JSON. */
+export type Question = { readonly kind: 'market'; readonly symbols: readonly string[] };

@@ -18,6 +18,7 @@ import { Keyring } from '../keys/keyring.js';
 import { hostNamespace, kernelNamespace } from '../sandbox/abi.js';
 import { classifyFailure, pluginError } from '../sandbox/failures.js';
 import type { TimerRequest } from '../scheduler/timers.js';
+import { awaitBridge } from './bridge.js';
 import { CallTimedOut, linkHostFunctions, type CallState, type HostRuntime } from '../sandbox/host-functions.js';
 import { ContractBreach, Kernel, MemoryLimitReached } from '../sandbox/kernel.js';
 import { Store } from '../store/store.js';
@@ -85,6 +86,9 @@ setInterval(() => {
 }, Math.min(idleCloseMs, 10_000)).unref();
 const instances = new InstanceCache(setup.maxInstances, setup.instanceCacheBytes);
 
+/** Questions asked of the main thread so far (host/executor/bridge.ts). */
+let questions = 0;
+
 /** The call in progress: what the host functions act for. */
 let current: CallState | undefined;
 
@@ -100,6 +104,11 @@ const runtime: HostRuntime = {
   },
   enterNative: () => state.move(Mode.guest, Mode.native),
   leaveNative: () => void state.move(Mode.native, Mode.guest),
+  askMarket(symbols, waitMs) {
+    const id = ++questions;
+    port.postMessage({ type: 'ask', id, question: { kind: 'market', symbols } } satisfies FromWorker);
+    return awaitBridge(setup.bridge, id, waitMs);
+  },
 };
 
 function reasonOf(error: Error): number {

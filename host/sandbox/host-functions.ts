@@ -16,6 +16,7 @@ import type { AuditEntry } from '../audit/audit-log.js';
 import { randomBytes } from 'node:crypto';
 import type { TimerRequest } from '../scheduler/timers.js';
 import { validRepeat } from '../scheduler/cron.js';
+import { maxSymbolsPerRequest, symbolPattern } from '../market/market.js';
 import { hostFunctionAbi, type AbiFunction } from './abi.js';
 import { ContractBreach, MemoryLimitReached, type ImportFunction, type Kernel } from './kernel.js';
 import { hostFunctionLimits, type PluginLimits } from './limits.js';
@@ -64,6 +65,11 @@ export interface HostRuntime {
   /** Announces native work; false when the worker has been doomed. */
   enterNative(): boolean;
   leaveNative(): void;
+  /**
+   * Asks the main thread for prices and waits at most `waitMs`: the response JSON, or undefined
+   * when no answer came in time (host/executor/bridge.ts).
+   */
+  askMarket(symbols: readonly string[], waitMs: number): string | undefined;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -75,6 +81,7 @@ const implementations: Readonly<Record<string, Implementation>> = {
   query: hostQuery as Implementation,
   reply: hostReply as Implementation,
   schedule: hostSchedule as Implementation,
+  market: hostMarket as Implementation,
   unschedule: hostUnschedule as Implementation,
 };
 
@@ -233,6 +240,30 @@ function hostSchedule(_runtime: HostRuntime, call: CallState, handle: bigint): b
     const id = `t_${randomBytes(12).toString('base64url')}`;
     call.timers.push({ op: 'add', id, capability, dueAt, payload: payloadText, repeat: typeof repeat === 'string' ? repeat : null });
     return JSON.stringify({ ok: true, id });
+  });
+}
+
+/**
+ * `market(i64 request) -> i64 response`: `{symbols}` answers `{"ok":true,"prices":{...},"missing":[...]}`
+ * with prices the host fetched (plugins get no network), or a coded error (no source, time-out,
+ * a bad answer). The wait counts against the call's time.
+ */
+function hostMarket(runtime: HostRuntime, call: CallState, handle: bigint): bigint {
+  return respond(call, () => {
+    const request = readRequest(call, handle, 'market');
+    const symbols = isPlainObject(request) && Object.keys(request).length === 1 ? request['symbols'] : undefined;
+    if (!Array.isArray(symbols) || symbols.length === 0 || symbols.length > maxSymbolsPerRequest || !symbols.every((s) => typeof s === 'string' && symbolPattern.test(s))) {
+      throw new BulkheadError('BH_MARKET_INVALID', { max: maxSymbolsPerRequest });
+    }
+    if (call.queries >= call.limits.maxQueriesPerCall) {
+      throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: call.limits.maxQueriesPerCall, function: 'market', setting: 'maxQueriesPerCall' });
+    }
+    call.queries++;
+    // What is left of the call's time, less a margin for the plugin to use the answer.
+    const waitMs = Math.max(0, call.deadline - Date.now() - 20);
+    const answer = runtime.askMarket(symbols as string[], waitMs);
+    if (answer === undefined) throw new BulkheadError('BH_MARKET_TIMEOUT', { limit: waitMs });
+    return answer;
   });
 }
 

@@ -165,6 +165,7 @@ function withHostCall(fn: (h: HostCall) => void): void {
       fail: (c, error) => (c.fatal ??= error),
       enterNative: () => true,
       leaveNative: () => undefined,
+      askMarket: () => undefined,
     };
     const functions = linkHostFunctions(notesManifest, runtime);
     fn({
