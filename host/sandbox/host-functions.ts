@@ -219,11 +219,15 @@ function hostSchedule(_runtime: HostRuntime, call: CallState, handle: bigint): b
     const extra = Object.keys(request).find((key) => !['at', 'capability', 'payload', 'repeat'].includes(key));
     if (extra !== undefined) throw invalid('the request may hold only at, capability, payload and repeat');
     const { at, capability, payload, repeat } = request;
-    if (typeof at !== 'string' || !rfc3339.test(at) || Number.isNaN(Date.parse(at))) throw invalid('at must be an ISO 8601 date-time with Z or an offset');
-    const dueAt = Date.parse(at);
-    const now = Date.now();
-    if (dueAt < now - timerLimits.maxBehindMs) throw invalid('at is more than a day in the past');
-    if (dueAt > now + timerLimits.maxAheadMs) throw invalid('at is more than five years ahead');
+    // Without `at`, a repeating timer starts at the repeat's next occurrence (the host knows the time; the plugin does not).
+    let dueAt: number | null = null;
+    if (at !== undefined || typeof repeat !== 'string') {
+      if (typeof at !== 'string' || !rfc3339.test(at) || Number.isNaN(Date.parse(at))) throw invalid('at must be an ISO 8601 date-time with Z or an offset (it may be left out only with a repeat)');
+      dueAt = Date.parse(at);
+      const now = Date.now();
+      if (dueAt < now - timerLimits.maxBehindMs) throw invalid('at is more than a day in the past');
+      if (dueAt > now + timerLimits.maxAheadMs) throw invalid('at is more than five years ahead');
+    }
     if (typeof capability !== 'string' || !call.scheduled.has(capability)) {
       throw invalid('capability must name one of this plugin\'s capabilities marked "scheduled": true in plugin.json');
     }

@@ -99,8 +99,12 @@ export class Scheduler {
    * the user would have more timers with the plugin than the setting allows.
    */
   apply(userId: string, plugin: string, requests: readonly TimerRequest[], timeZone: string): void {
+    const now = this.#now();
+    const resolved = requests.map((request) =>
+      request.op === 'add' && request.dueAt === null ? { ...request, dueAt: nextOccurrence(request.repeat as string, timeZone, now) ?? now } : request,
+    );
     try {
-      this.#options.timers.apply(userId, plugin, requests, timeZone, this.#options.settings.maxTimersPerPlugin);
+      this.#options.timers.apply(userId, plugin, resolved, timeZone, this.#options.settings.maxTimersPerPlugin);
     } catch (error) {
       if (error instanceof LimitPassed) throw new BulkheadError('BH_SCHEDULE_LIMIT');
       throw error;
@@ -186,6 +190,13 @@ export class Scheduler {
     } catch (error) {
       const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
       const attempts = timer.attempts + 1;
+      // A repeating timer is not given up for a passing failure (a price source down for an hour):
+      // it waits for its next occurrence instead of retrying.
+      const again = permanent.has(code) || !timer.repeat ? undefined : this.#nextOf(timer, now);
+      if (again !== undefined) {
+        this.#options.logger.info({ plugin: timer.plugin, capability: timer.capability, code, attempts }, 'scheduler.timer_retry');
+        return { id: timer.id, next: { dueAt: again, attempts } };
+      }
       if (permanent.has(code) || attempts > settings.retries) {
         return { id: timer.id, dropped: { plugin: timer.plugin, capability: timer.capability, code, attempts } };
       }
@@ -193,17 +204,22 @@ export class Scheduler {
       return { id: timer.id, next: { dueAt: this.#now() + settings.retryBaseMs * 2 ** (attempts - 1), attempts } };
     }
     const sent = replies.length > 0 && (await this.#deliver(timer, replies, late));
-    let again: number | undefined;
-    try {
-      again = timer.repeat ? nextOccurrence(timer.repeat, timer.timeZone, Math.max(now, timer.dueAt)) : undefined;
-    } catch {
-      again = undefined;
-    }
+    const again = this.#nextOf(timer, now);
     return {
       id: timer.id,
       ...(again === undefined ? {} : { next: { dueAt: again, attempts: 0 } }),
       ...(replies.length > 0 && !sent ? { inbox: { userId: timer.userId, plugin: timer.plugin, at: this.#now(), texts: replies, late } } : {}),
     };
+  }
+
+  /** When a repeating timer is next due after this firing; undefined for a one-shot timer. */
+  #nextOf(timer: Timer, now: number): number | undefined {
+    if (!timer.repeat) return undefined;
+    try {
+      return nextOccurrence(timer.repeat, timer.timeZone, Math.max(now, timer.dueAt));
+    } catch {
+      return undefined;
+    }
   }
 
   /** Sends replies through the delivery (Slack); false when there is none or it did not take them. */

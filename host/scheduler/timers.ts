@@ -67,7 +67,8 @@ interface Open {
 
 /** What a successful call asked for (host functions `schedule` and `unschedule`), applied in order. */
 export type TimerRequest =
-  | { readonly op: 'add'; readonly id: string; readonly capability: string; readonly dueAt: number; readonly payload: string; readonly repeat: string | null }
+  /** dueAt null: at the repeat's next occurrence (resolved by the scheduler in the user's zone). */
+  | { readonly op: 'add'; readonly id: string; readonly capability: string; readonly dueAt: number | null; readonly payload: string; readonly repeat: string | null }
   | { readonly op: 'remove'; readonly id: string };
 
 /** What became of a fired timer, written with others in one transaction (TimerStore.settle). */
@@ -110,7 +111,7 @@ export class TimerStore {
       open.db.transaction(() => {
         for (const request of requests) {
           if (request.op === 'remove') open.remove.run(request.id, userId, plugin);
-          else open.insert.run(request.id, userId, plugin, request.capability, request.dueAt, request.payload, request.repeat, timeZone, 0);
+          else open.insert.run(request.id, userId, plugin, request.capability, request.dueAt as number, request.payload, request.repeat, timeZone, 0);
         }
         if ((open.count.get(userId, plugin)?.n ?? 0) > max) throw new LimitPassed();
       })(),

@@ -145,6 +145,33 @@ describe('scheduler', () => {
     }
   });
 
+  test('a repeating timer is not given up for a passing failure: it waits for its next occurrence', async () => {
+    const s = setup(() => new BulkheadError('BH_PLUGIN_TIMEOUT', { limit: 1 }));
+    try {
+      s.add('console:alice', tid(50), s.at(), { repeat: '*/5 * * * *' });
+      for (let i = 0; i < 8; i++) {
+        await s.scheduler.runDue();
+        s.advance(5 * 60_000);
+      }
+      assert.equal(s.fired.length, 8);
+      const [timer] = s.timers.ofUser('console:alice');
+      assert.equal(timer?.attempts, 8, 'still there after more failures than the retries allow');
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a repeating timer set without a time starts at its next occurrence in the user\'s zone', () => {
+    const s = setup();
+    try {
+      s.scheduler.apply('console:alice', 'reminders', [{ op: 'add', id: tid(51), capability: 'fire', dueAt: null, payload: 'null', repeat: '0 9 * * *' }], 'Asia/Kolkata');
+      // 10:00Z is 15:30 in Kolkata: the next 09:00 there is tomorrow 03:30Z.
+      assert.equal(new Date(s.timers.ofUser('console:alice')[0]?.dueAt as number).toISOString(), '2026-12-05T03:30:00.000Z');
+    } finally {
+      s.close();
+    }
+  });
+
   test('a timer whose plugin or capability is gone is dropped at once', async () => {
     const s = setup(() => new BulkheadError('BH_PLUGIN_NOT_FOUND', { installed: 'notes' }));
     try {
