@@ -143,6 +143,11 @@ export class Scheduler {
     return this.#options.timers.inbox(userId, limit);
   }
 
+  /** The user's timers, soonest first. */
+  timersOf(userId: string): Timer[] {
+    return this.#options.timers.ofUser(userId);
+  }
+
   /** Removes the user's timers and inbox (an account purge). */
   removeUser(userId: string): void {
     this.#options.timers.removeUser(userId);
