@@ -20,7 +20,7 @@ import { AccountService, type PurgeStep } from './account/account-service.js';
 import { DeletionQueue } from './account/deletions.js';
 import { HostAudit } from './audit/host-audit.js';
 import { SessionStore } from '../dashboard/sessions.js';
-import { TimerStore } from './scheduler/timers.js';
+import { inboxKeeps, TimerStore } from './scheduler/timers.js';
 import { Market } from './market/market.js';
 import { Scheduler, schedulerDefaults, type SchedulerSettings } from './scheduler/scheduler.js';
 
@@ -193,6 +193,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     graceDays: config.account.deletionGraceDays,
     endSessions,
     removeTimers: (globalUserId) => scheduler.removeUser(globalUserId),
+    timersOf: (globalUserId) => ({ timers: scheduler.timersOf(globalUserId), inbox: scheduler.inbox(globalUserId, inboxKeeps) }),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onPurgeStep ? { onPurgeStep: options.onPurgeStep } : {}),
   });

@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Host } from '../../host/host.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { fromRoot } from '../../host/core/paths.js';
 import { consoleUser, rejection, startTestHost, tempDir } from '../helpers/fixtures.js';
 
 const keys = { BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'), BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex') };
@@ -133,6 +136,23 @@ describe('timers through the host', () => {
     await host.account.requestDeletion(consoleUser('erin'));
     await host.account.purgeDue();
     assert.deepEqual(host.scheduler.timersOf('console:erin'), []);
+  });
+
+  test("the user's export holds their timers and inbox, and validates against its schema", async () => {
+    const { id } = await relay('frank', 'set', { at: iso(Date.now() + 60_000), capability: 'tick', payload: { note: 'n-1' } });
+    await relay('grace', 'set', { at: iso(Date.now() + 60_000), capability: 'tick', payload: { note: 'not franks' } });
+    let text = '';
+    await host.account.exportTo(consoleUser('frank'), async (chunk) => {
+      text += chunk;
+    });
+    const document = JSON.parse(text) as { timers: { id: string; payload: unknown; capability: string }[]; inbox: unknown[] };
+    assert.deepEqual(document.timers.map((t) => [t.id, t.capability, t.payload]), [[id, 'tick', { note: 'n-1' }]]);
+    assert.deepEqual(document.inbox, []);
+    const ajv = new Ajv2020({ strict: true });
+    addFormats.default(ajv);
+    for (const name of ['audit-line.v1.json', 'export.v1.json']) ajv.addSchema(JSON.parse(readFileSync(fromRoot('schemas', name), 'utf8')) as object);
+    const validate = ajv.getSchema('https://bulkhead.local/schemas/export.v1.json');
+    assert.ok(validate?.(document), JSON.stringify(validate?.errors));
   });
 
   test('market: no price source configured is a coded error, and so is a malformed request', async () => {
