@@ -169,8 +169,8 @@ export function cancel(): i32 {
 
 /**
  * Called by the host's scheduler: params {"payload": {"id"}, "timer": {"id", "at", "late",
- * "repeat"?}}. A reminder that is gone, no longer active or belongs to another timer is skipped
- * quietly: the user cancelled it, and there is nobody to tell.
+ * "repeat"?}}. A reminder that is gone or no longer active is skipped quietly: the user cancelled
+ * it (or it was sent already), and there is nothing to tell them.
  */
 export function fire(): i32 {
   const p = params();
@@ -185,9 +185,6 @@ export function fire(): i32 {
   if (found.records.length == 0) return fired(false);
   const record = found.records[0];
   if (stringOf(record, "status") != ACTIVE) return fired(false);
-  const timerId = record.getString("timerId");
-  const firing = timer.getString("id");
-  if (timerId != null && firing != null && timerId != firing) return fired(false);
 
   const said = new TextBuilder();
   if (timer.getBool("late")) said.append("(late) ");
