@@ -36,12 +36,14 @@ const minute = 60_000;
 async function withHost(
   feed: FakePriceFeed | undefined,
   fn: (h: { host: Host; advance: (ms?: number) => void; at: () => number }) => Promise<void>,
+  extraEnv: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const { dir, cleanup } = tempDir('bulkhead-prices-');
   // Half a minute past a whole minute: a timer set now is first due at the next whole minute.
   let clock = Date.parse('2026-12-04T10:00:30Z');
   const env: Record<string, string> = { BULKHEAD_MARKET_CACHE_SECONDS: '0', BULKHEAD_MARKET_TIMEOUT_MS: '300' };
   if (feed) env['BULKHEAD_MARKET_URL'] = feed.url;
+  Object.assign(env, extraEnv);
   const host = startTestHost({ dataDir: dir, env, now: () => clock });
   try {
     await fn({
@@ -257,6 +259,21 @@ describe('price-alerts', () => {
       const gone = await host.dispatcher.invoke(schedulerCaller('ursula'), 'price-alerts', 'check', checkParams(w.id));
       assert.deepEqual(gone, { replies: [], result: { id: w.id, gone: true } });
     });
+  });
+
+  test('a watch the scheduler has no room for is refused and not kept', async () => {
+    await withHost(
+      feed,
+      async ({ host }) => {
+        const first = await watch(host, 'lim', { symbol: 'AAPL', direction: 'above', price: 1 });
+        const error = await rejection(host.dispatcher.invoke(consoleUser('lim'), 'price-alerts', 'watch', { symbol: 'MSFT', direction: 'below', price: 2 }));
+        assert.equal(error.code, 'BH_PLUGIN_ERROR');
+        assert.match(error.detail ?? '', /^BH_SCHEDULE_LIMIT: .* Remove a watch \(unwatch\) to make room\.$/);
+        const listed = (await host.dispatcher.invoke(consoleUser('lim'), 'price-alerts', 'list', {})).result as { watches: Watch[] };
+        assert.deepEqual(listed.watches.map((x) => x.id), [first.id]);
+      },
+      { BULKHEAD_TIMERS_PER_PLUGIN: '1' },
+    );
   });
 
   test("two users' watches are isolated", async () => {
