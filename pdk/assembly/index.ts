@@ -27,6 +27,7 @@ export { Json, JsonKind, JsonParseResult, parseJson, JSON_MAX_DEPTH } from "./js
 export { HostResult, PDK_ALLOC_REFUSED, PDK_BAD_RESPONSE } from "./result";
 export { StoreResult, FindOptions, query, insert, find, update, remove, count, escapeLike } from "./store";
 export { ScheduleResult, schedule, unschedule } from "./schedule";
+export { market, MarketResult, MARKET_MAX_SYMBOLS } from "./market";
 
 /**
  * The call's params: the JSON object the host validated against the capability's params schema

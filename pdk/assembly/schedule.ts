@@ -19,7 +19,8 @@ export class ScheduleResult extends HostResult {
  * at most 1024 bytes. With `repeat`, a 5-field cron expression evaluated in the user's time zone,
  * the host calls it again on that schedule (same timer id) until it is unscheduled.
  *
- * The timer takes effect only if the call succeeds.
+ * `at` may be "" when `repeat` is given: the timer then starts at the repeat's next occurrence
+ * (plugins have no clock). The timer takes effect only if the call succeeds.
  *
  * @example
  * const timer = schedule("2026-12-03T17:00:00Z", "fire", Json.object().setString("id", id));
@@ -27,9 +28,14 @@ export class ScheduleResult extends HostResult {
  */
 export function schedule(at: string, capability: string, payload: Json, repeat: string | null = null): ScheduleResult {
   const out = startBlock();
-  out.ascii('{"at":');
-  out.jsonString(at);
-  out.ascii(',"capability":');
+  // Without `at` (""), a repeating timer starts at the repeat's next occurrence.
+  if (at.length > 0) {
+    out.ascii('{"at":');
+    out.jsonString(at);
+    out.ascii(',"capability":');
+  } else {
+    out.ascii('{"capability":');
+  }
   out.jsonString(capability);
   out.ascii(',"payload":');
   writeJson(out, payload);
