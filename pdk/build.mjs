@@ -344,7 +344,11 @@ async function compileC(folder, sources, name, manifest) {
     if (stderr.trim()) console.warn(stderr.trim());
     const wasm = new Uint8Array(await readFile(output));
     checkImports(wasm, name);
-    const exported = new Set(WebAssembly.Module.exports(new WebAssembly.Module(wasm)).filter((e) => e.kind === 'function').map((e) => e.name));
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(wasm));
+    if (!exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+      throw new BuildError(`plugin ${name}: the module does not export its memory as "memory", which the host needs`);
+    }
+    const exported = new Set(exports.filter((e) => e.kind === 'function').map((e) => e.name));
     const missing = exportNames.filter((n) => !exported.has(n));
     if (missing.length > 0) {
       throw new BuildError(
