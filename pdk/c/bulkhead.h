@@ -440,7 +440,8 @@ BH_INLINE int bh__json_key_is(bh_str t, bh_size i, bh_size end, bh_str key);
 /**
  * The value of member `key` of the object `object` (a span holding one JSON object, as from
  * bh_begin, a host answer or another bh_json_get), or BH_NONE when it has no such member or is
- * not an object. Only the object's own members count, never those of objects inside it.
+ * not an object. Only the object's own members count, never those of objects inside it. It reads
+ * members up to the one it looks for and checks nothing after it.
  */
 BH_INLINE bh_str bh_json_get(bh_str object, const char *key) {
   bh_str t = bh_json_trim(object);
