@@ -13,7 +13,7 @@ const timers = Number(process.env['BENCH_TIMERS'] ?? 10_000);
 const users = Number(process.env['BENCH_TIMER_USERS'] ?? 1000);
 const { dir, cleanup } = tempDir('bulkhead-bench-scheduler-');
 let clock = Date.now();
-const host = startTestHost({ dataDir: path.join(dir, 'host'), builtInDirs: [builtInPluginsDir], now: () => clock, env: { BULKHEAD_TIMERS_PER_PLUGIN: String(Math.ceil(timers / users)) } });
+const host = startTestHost({ dataDir: path.join(dir, 'host'), builtInDirs: [builtInPluginsDir], now: () => clock, env: { BULKHEAD_TIMERS_PER_PLUGIN: String(Math.ceil(timers / users)), BULKHEAD_INSTANCES_PER_WORKER: String(Math.max(512, users)), BULKHEAD_STORE_MAX_OPEN_FILES: String(Math.max(256, users)) } });
 try {
   // Every reminder is due within the same minute, two minutes from now.
   const minute = Math.floor(Date.now() / 60_000) * 60_000 + 120_000;
