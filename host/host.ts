@@ -132,7 +132,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     memoryCeilingMiB: config.plugins.caps.memoryMiB,
     setup: workerSetup(core.keys, config, loaded, options.auditLog !== false),
   });
-  const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
+  const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens, defaultTimeZone: config.defaultTimeZone, ...(options.now ? { now: options.now } : {}) });
   const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);
   const { openaiApiKey } = readChatSecrets(environment);
   const logger = options.logger ?? createLogger({ level: 'silent' });

@@ -26,13 +26,16 @@ function isLeapYear(year: number): boolean {
 }
 
 /**
- * The canonical name of an IANA time zone (`utc` -> `UTC`), or undefined when Intl does not know
- * it. This is the check for BULKHEAD_DEFAULT_TZ and for the zone Slack reports for a user.
+ * `name` when Intl knows it as a time zone (IANA names such as `Europe/Berlin`, in any case, and
+ * `UTC`), else undefined. Kept as written: Intl's canonical form may be an older alias
+ * (`Asia/Kolkata` comes back as `Asia/Calcutta`). This is the check for BULKHEAD_DEFAULT_TZ and
+ * for the zone Slack reports for a user.
  */
-export function canonicalTimeZone(name: unknown): string | undefined {
+export function validTimeZone(name: unknown): string | undefined {
   if (typeof name !== 'string' || name === '' || name.length > 64) return undefined;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return name;
   } catch {
     return undefined;
   }

@@ -8,11 +8,17 @@ import { describeJsonLimit, jsonLimitExceeded, paramsJsonLimits } from '../core/
 import type { CallOutcome, Executor } from '../executor/executor.js';
 import type { SystemOp } from '../executor/protocol.js';
 import type { Capability, LoadedPlugin } from '../plugins/catalog.js';
+import { resolveTimeParams, takesTimes } from '../router/time-params.js';
+import { validTimeZone } from '../core/date-time.js';
 
 export interface DispatcherOptions {
   readonly plugins: ReadonlyMap<string, LoadedPlugin>;
   readonly executor: Executor;
   readonly tokens: CallerTokens;
+  /** Where times written as words ("tomorrow 9:00") are read when the caller's context names no zone (BULKHEAD_DEFAULT_TZ). Default UTC. */
+  readonly defaultTimeZone?: string;
+  /** The clock such times count from, ms since the epoch (tests). Default Date.now. */
+  readonly now?: () => number;
 }
 
 /**
@@ -66,10 +72,11 @@ export class Dispatcher {
     const reason = forbiddenReason(capability, caller);
     if (reason) throw new BulkheadError('BH_CAPABILITY_FORBIDDEN', { plugin: pluginName, capability: capabilityName, reason });
     const where = { plugin: pluginName, capability: capabilityName };
-    const value = params === undefined ? {} : params;
+    const given = params === undefined ? {} : params;
     // Ajv and JSON.stringify recurse: a value thousands of levels deep would overflow the stack.
-    const exceeded = jsonLimitExceeded(value, paramsJsonLimits);
+    const exceeded = jsonLimitExceeded(given, paramsJsonLimits);
     if (exceeded) throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: `params are ${describeJsonLimit(exceeded, paramsJsonLimits)}` });
+    const value = this.#withTimes(caller, capability, given, where);
     if (!capability.validateParams(value)) {
       throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: describe(capability.validateParams.errors?.[0], capability.declaredNames) });
     }
@@ -78,6 +85,20 @@ export class Dispatcher {
       throw new BulkheadError('BH_PARAMS_TOO_LARGE', { ...where, limit: plugin.limits.maxInputBytes });
     }
     return { capability, plugin, input };
+  }
+
+  /**
+   * The params with times written as words ("tomorrow 9:00", "every weekday at 8") turned into
+   * timestamps, read in the caller's time zone (else the default) at this moment; a time that is
+   * not understood is BH_PARAMS_INVALID, which names the param and never repeats the words.
+   */
+  #withTimes(caller: CallerContext, capability: Capability, params: unknown, where: { plugin: string; capability: string }): unknown {
+    if (!takesTimes(capability.spec.params)) return params;
+    const timeZone = validTimeZone(caller.timeZone) ?? this.#options.defaultTimeZone ?? 'UTC';
+    const now = new Date(this.#options.now ? this.#options.now() : Date.now());
+    const outcome = resolveTimeParams(capability.spec.params, params, { now, timeZone });
+    if ('problem' in outcome) throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: outcome.problem });
+    return outcome.params;
   }
 
   /**
