@@ -23,6 +23,8 @@ export interface ChatHostOptions {
   readonly env?: Record<string, string>;
   /** The clock of the Slack signature check. */
   readonly now?: () => number;
+  /** Folders of plugin folders loaded without approval. Default: the built-ins only. */
+  readonly builtInDirs?: readonly string[];
 }
 
 export interface ChatHost {
@@ -62,7 +64,7 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
   const environment = readEnvironment(vars, dir);
   const { lines: logLines, destination } = captureLogLines();
   const logger = createLogger({ level: 'trace', destination });
-  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir], logger });
+  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: options.builtInDirs ?? [builtInPluginsDir], logger });
   const fronts = await startFronts(host, environment, {
     logger,
     slackRetryBaseMs: 50,
