@@ -189,7 +189,7 @@ function clockOf(start: ParsedComponents): WallClock {
   };
 }
 
-/** Instants an RFC 3339 timestamp with a four-digit year can name. */
+/** Times resolved: from 1970 to the last instant a four-digit year can name. */
 const earliest = Date.UTC(1970, 0, 1);
 const latest = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
