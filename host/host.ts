@@ -141,7 +141,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     setup: workerSetup(core.keys, config, loaded, options.auditLog !== false),
     market: (symbols) => market.prices(symbols),
   });
-  const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
+  const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens, defaultTimeZone: config.defaultTimeZone, ...(options.now ? { now: options.now } : {}) });
   const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);
   const { openaiApiKey } = readChatSecrets(environment);
   const logger = options.logger ?? createLogger({ level: 'silent' });
@@ -180,7 +180,6 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
   dispatcher.attachTimers({
     room: (userId, plugin) => scheduler.room(userId, plugin),
     apply: (userId, plugin, requests, timeZone) => scheduler.apply(userId, plugin, requests, timeZone),
-    defaultTimeZone: 'UTC',
   });
   const account = new AccountService({
     dispatcher,

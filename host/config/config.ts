@@ -6,6 +6,7 @@ import { ciphers, type Cipher } from '../sqlite/encrypted-database.js';
 import type { LimitCaps } from '../sandbox/limits.js';
 import { storeDefaults } from '../store/store.js';
 import { masterKeyVariable, signingKeyVariable } from '../keys/load-keys.js';
+import { validTimeZone } from '../core/date-time.js';
 import { readEnvFile } from './env-file.js';
 import { limitNames, limitRegistry, type SettableLimitName } from './limits.js';
 
@@ -58,6 +59,7 @@ const configVariables = [
   'BULKHEAD_HTTP_HOST',
   'BULKHEAD_HTTP_PORT',
   'BULKHEAD_ADMINS',
+  'BULKHEAD_DEFAULT_TZ',
   'BULKHEAD_LLM_MODEL',
   'BULKHEAD_LLM_TIMEOUT_MS',
   'BULKHEAD_LLM_MAX_RETRIES',
@@ -154,6 +156,12 @@ export interface BulkheadConfig {
   readonly market: MarketSettings;
   /** `BULKHEAD_LOG_LEVEL`: fatal, error, warn, info (default), debug, trace or silent. */
   readonly logLevel: LogLevelName;
+  /**
+   * `BULKHEAD_DEFAULT_TZ`: the IANA time zone where times written as words ("tomorrow 9:00") are
+   * read for a caller whose platform names none (the console, the dashboard, a Slack user whose
+   * zone could not be looked up). Default UTC.
+   */
+  readonly defaultTimeZone: string;
 }
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -334,6 +342,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       timeoutMs: integer('BULKHEAD_MARKET_TIMEOUT_MS', env['BULKHEAD_MARKET_TIMEOUT_MS'], 100, 30_000, 1500),
     },
     logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
+    defaultTimeZone: timeZone('BULKHEAD_DEFAULT_TZ', env['BULKHEAD_DEFAULT_TZ'], 'UTC'),
     chat: {
       httpHost: env['BULKHEAD_HTTP_HOST'] || '127.0.0.1',
       httpPort: integer('BULKHEAD_HTTP_PORT', env['BULKHEAD_HTTP_PORT'], 0, 65_535, 3000),
@@ -383,6 +392,14 @@ function publicUrl(value: string | undefined): string | undefined {
     throw new BulkheadError('BH_CONFIG_INVALID', { variable: 'BULKHEAD_PUBLIC_URL', problem: 'must be an origin such as https://bulkhead.example.com, without a path, query or credentials' });
   }
   return u.origin;
+}
+
+/** An IANA time zone name that Intl knows, e.g. `Europe/Berlin`. */
+function timeZone(variable: string, value: string | undefined, fallback: string): string {
+  if (value === undefined || value.trim() === '') return fallback;
+  const zone = validTimeZone(value.trim());
+  if (zone !== undefined) return zone;
+  throw new BulkheadError('BH_CONFIG_INVALID', { variable, problem: 'must be an IANA time zone name such as UTC, Europe/Berlin or America/New_York' });
 }
 
 function oneOf<T extends string>(variable: string, value: string | undefined, allowed: readonly T[], fallback: T): T {

@@ -16,14 +16,18 @@ export interface TimerHooks {
   room(userId: string, plugin: string): number;
   /** Records what a successful call asked for; throws BH_SCHEDULE_LIMIT when it would pass the limit. */
   apply(userId: string, plugin: string, requests: readonly TimerRequest[], timeZone: string): void;
-  /** The zone a caller without one of its own has (BULKHEAD_DEFAULT_TZ). */
-  readonly defaultTimeZone: string;
 }
+import { resolveTimeParams, takesTimes } from '../router/time-params.js';
+import { validTimeZone } from '../core/date-time.js';
 
 export interface DispatcherOptions {
   readonly plugins: ReadonlyMap<string, LoadedPlugin>;
   readonly executor: Executor;
   readonly tokens: CallerTokens;
+  /** Where times written as words ("tomorrow 9:00") are read when the caller's context names no zone (BULKHEAD_DEFAULT_TZ). Default UTC. */
+  readonly defaultTimeZone?: string;
+  /** The clock such times count from, ms since the epoch (tests). Default Date.now. */
+  readonly now?: () => number;
 }
 
 /**
@@ -83,10 +87,11 @@ export class Dispatcher {
     const reason = forbiddenReason(capability, caller);
     if (reason) throw new BulkheadError('BH_CAPABILITY_FORBIDDEN', { plugin: pluginName, capability: capabilityName, reason });
     const where = { plugin: pluginName, capability: capabilityName };
-    const value = params === undefined ? {} : params;
+    const given = params === undefined ? {} : params;
     // Ajv and JSON.stringify recurse: a value thousands of levels deep would overflow the stack.
-    const exceeded = jsonLimitExceeded(value, paramsJsonLimits);
+    const exceeded = jsonLimitExceeded(given, paramsJsonLimits);
     if (exceeded) throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: `params are ${describeJsonLimit(exceeded, paramsJsonLimits)}` });
+    const value = this.#withTimes(caller, capability, given, where);
     if (!capability.validateParams(value)) {
       throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: describe(capability.validateParams.errors?.[0], capability.declaredNames) });
     }
@@ -95,6 +100,20 @@ export class Dispatcher {
       throw new BulkheadError('BH_PARAMS_TOO_LARGE', { ...where, limit: plugin.limits.maxInputBytes });
     }
     return { capability, plugin, input };
+  }
+
+  /**
+   * The params with times written as words ("tomorrow 9:00", "every weekday at 8") turned into
+   * timestamps, read in the caller's time zone (else the default) at this moment; a time that is
+   * not understood is BH_PARAMS_INVALID, which names the param and never repeats the words.
+   */
+  #withTimes(caller: CallerContext, capability: Capability, params: unknown, where: { plugin: string; capability: string }): unknown {
+    if (!takesTimes(capability.spec.params)) return params;
+    const timeZone = validTimeZone(caller.timeZone) ?? this.#options.defaultTimeZone ?? 'UTC';
+    const now = new Date(this.#options.now ? this.#options.now() : Date.now());
+    const outcome = resolveTimeParams(capability.spec.params, params, { now, timeZone });
+    if ('problem' in outcome) throw new BulkheadError('BH_PARAMS_INVALID', { ...where, problem: outcome.problem });
+    return outcome.params;
   }
 
   /**
@@ -147,7 +166,7 @@ export class Dispatcher {
     if (!outcome.timers) return outcome;
     // The call succeeded: what it asked of the scheduler takes effect now, before anyone hears of it.
     const { timers: requests, ...rest } = outcome;
-    timers?.apply(caller.globalUserId, pluginName, requests, callerTimeZone(caller) ?? timers.defaultTimeZone);
+    timers?.apply(caller.globalUserId, pluginName, requests, validTimeZone(caller.timeZone) ?? this.#options.defaultTimeZone ?? 'UTC');
     return rest;
   }
 
@@ -192,12 +211,6 @@ const recordedRefusals: ReadonlySet<string> = new Set(['BH_CAPABILITY_FORBIDDEN'
 /** Tokens minted at most this long ago are reused for the same user, plugin and front. */
 const tokenTtlSeconds = 120;
 const maxRememberedTokens = 10_000;
-
-/** The caller's own time zone, when its front knows it (Slack's users.info). */
-function callerTimeZone(caller: CallerContext): string | undefined {
-  const zone = (caller as CallerContext & { readonly timeZone?: unknown }).timeZone;
-  return typeof zone === 'string' ? zone : undefined;
-}
 
 function forbiddenReason(capability: Capability, caller: Pick<CallerContext, 'front' | 'admin'>): string | undefined {
   if (capability.spec.name.startsWith('admin:') && !caller.admin) return "is an admin capability and needs the operator's admin flag";

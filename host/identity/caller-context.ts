@@ -18,6 +18,11 @@ export interface CallerContext {
   readonly admin: boolean;
   /** When the front verified the identity, ms since the epoch. */
   readonly authTime: number;
+  /**
+   * The caller's IANA time zone as their platform reports it (Slack's `users.info`), where times
+   * they write as words are read. Absent: the host's BULKHEAD_DEFAULT_TZ.
+   */
+  readonly timeZone?: string;
 }
 
 /**
@@ -32,6 +37,7 @@ export function callerContext(input: {
   readonly platformIdentity: string;
   readonly admins: ReadonlySet<string>;
   readonly now?: number;
+  readonly timeZone?: string;
 }): CallerContext {
   return {
     globalUserId: input.globalUserId,
@@ -39,5 +45,6 @@ export function callerContext(input: {
     replyTo: input.replyTo,
     admin: input.admins.has(input.platformIdentity),
     authTime: input.now ?? Date.now(),
+    ...(input.timeZone !== undefined ? { timeZone: input.timeZone } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { isDateTime } from '../core/date-time.js';
 import { BulkheadError } from '../core/errors.js';
 import { linearRegExp, NonLinearPatternError } from '../manifest/linear-regex.js';
 import type { CapabilitySpec, PluginManifest } from '../manifest/manifest.js';
@@ -176,7 +177,18 @@ function compileParams(plugin: string, spec: CapabilitySpec): Pick<Capability, '
     // A fresh Ajv per schema: a plugin's $id or definitions cannot collide with another's.
     // Patterns run on RE2 (linear time), never on the backtracking RegExp; `strict: false` also
     // keeps Ajv from testing patternProperties keys with `new RegExp` (its strict-mode check).
-    const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false, code: { regExp: linearRegExp } });
+    // The one format checked is `date-time` (RFC 3339): the host turns times written as words into
+    // such timestamps before validating (host/router/time-params.ts), and plugins rely on it.
+    // Other formats are annotations, as before; `logger: false` keeps Ajv from printing a warning
+    // about each of them, which is all it would log with `strict: false`.
+    const ajv = new Ajv2020({
+      allErrors: false,
+      strict: false,
+      validateFormats: true,
+      formats: { 'date-time': { type: 'string', validate: isDateTime } },
+      logger: false,
+      code: { regExp: linearRegExp },
+    });
     return { validateParams: ajv.compile(schema), declaredNames: collectNames(schema) };
   } catch (error) {
     if (error instanceof NonLinearPatternError) {

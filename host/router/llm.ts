@@ -22,6 +22,7 @@ function openaiClient(): typeof OpenAI {
 }
 import type { Capability } from '../plugins/catalog.js';
 import { call, validParams, type Catalog, type Route } from './route.js';
+import { schemaForModel } from './time-params.js';
 import type { Logger } from '../log/index.js';
 
 export interface LlmRouterOptions {
@@ -122,7 +123,7 @@ export class LlmRouter {
           function: {
             name,
             description: capability.spec.description,
-            parameters: (capability.spec.params as Record<string, unknown> | undefined) ?? { type: 'object', properties: {}, additionalProperties: false },
+            parameters: capability.spec.params ? schemaForModel(capability.spec.params) : { type: 'object', properties: {}, additionalProperties: false },
           },
         });
       }

@@ -60,6 +60,8 @@ export type SlackApiResponder = SlackApiBody | ((call: SlackApiCall) => Answer |
 export type SlackUnreachableMode = false | 'close' | 503;
 
 export interface FakeSlackApiOptions extends Partial<FakeSlackWorkspace> {
+  /** `users.info`'s `tz` per user id; users not listed get `America/Los_Angeles`, as a new Slack user does. */
+  userTimeZones?: Readonly<Record<string, string>>;
   /** The WebSocket URL `apps.connections.open` hands out (the Socket Mode fake's `url`). */
   socketModeUrl?: string;
   /** Start unreachable, to test start-up retries. */
@@ -88,27 +90,30 @@ export interface FakeSlackApi {
 const jsonArguments = new Set(['view', 'blocks', 'attachments', 'metadata']);
 // Methods that take the app-level token; every other method here takes the bot token.
 const appTokenMethods = new Set(['apps.connections.open']);
-const botScopes = 'app_mentions:read,chat:write,commands,im:history,im:read,im:write';
+const botScopes = 'app_mentions:read,chat:write,commands,im:history,im:read,im:write,users:read';
+/** The zone `users.info` reports for a user the test did not give one. */
+export const defaultFakeUserTimeZone = 'America/Los_Angeles';
 
 /**
  * Starts a fake of Slack's Web API. It mimics: token checks (`not_authed` without a token,
  * `invalid_auth` for an unknown one, `not_allowed_token_type` for a bot token where an app-level
  * token is needed and the reverse), `unknown_method`, and the success shapes of `auth.test`,
- * `chat.postMessage`, `chat.postEphemeral`, `views.open`, `views.update`, `conversations.open` and
- * `apps.connections.open`, with the argument errors Slack gives (`channel_not_found`, `no_text`,
- * `invalid_arguments`, `not_found`, `hash_conflict`).
+ * `chat.postMessage`, `chat.postEphemeral`, `views.open`, `views.update`, `conversations.open`,
+ * `users.info` and `apps.connections.open`, with the argument errors Slack gives
+ * (`channel_not_found`, `no_text`, `invalid_arguments`, `not_found`, `hash_conflict`,
+ * `user_not_found`).
  *
  * @example
  * const slack = await startFakeSlackApi({ socketModeUrl: socket.url });
  * const client = new WebClient(slack.workspace.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 } });
  */
 export async function startFakeSlackApi(options: FakeSlackApiOptions = {}): Promise<FakeSlackApi> {
-  const { socketModeUrl, unreachable, ...ids } = options;
+  const { socketModeUrl, unreachable, userTimeZones, ...ids } = options;
   const workspace: FakeSlackWorkspace = { ...fakeWorkspace, ...ids };
   const calls = new Recording<SlackApiCall>();
   const responders = new Map<string, SlackApiResponder>();
   let socketUrl = socketModeUrl;
-  const methods = defaultMethods(workspace, () => socketUrl);
+  const methods = defaultMethods(workspace, () => socketUrl, userTimeZones ?? {});
   let unreachableMode: SlackUnreachableMode = unreachable ?? false;
   let unreachableLeft: number | undefined;
   let unreachableHits = 0;
@@ -247,7 +252,7 @@ function invalidArguments(message: string): SlackApiBody {
   return { ok: false, error: 'invalid_arguments', response_metadata: { messages: [`[ERROR] ${message}`] } };
 }
 
-function defaultMethods(workspace: FakeSlackWorkspace, socketModeUrl: () => string | undefined): Map<string, MethodHandler> {
+function defaultMethods(workspace: FakeSlackWorkspace, socketModeUrl: () => string | undefined, userTimeZones: Readonly<Record<string, string>>): Map<string, MethodHandler> {
   const imChannels = new Map<string, string>();
   const views = new Map<string, Record<string, unknown>>();
 
@@ -373,6 +378,33 @@ function defaultMethods(workspace: FakeSlackWorkspace, socketModeUrl: () => stri
         if (users === undefined) return { ok: false, error: 'users_list_not_supplied' };
         const { id, existed } = imChannelFor(users);
         return { ok: true, no_op: existed, already_open: existed, channel: { id } };
+      },
+    ],
+    [
+      'users.info',
+      (args) => {
+        const user = text(args.user);
+        if (user === undefined) return invalidArguments('missing required field: user');
+        if (!/^[UW][A-Z0-9]{2,}$/.test(user)) return { ok: false, error: 'user_not_found' };
+        const tz = Object.hasOwn(userTimeZones, user) ? (userTimeZones[user] as string) : defaultFakeUserTimeZone;
+        // The fields of Slack's answer a bot reads, with `tz_offset` (seconds) as of now.
+        const offsetMinutes = Math.round((Date.parse(new Date().toLocaleString('en-US', { timeZone: tz })) - Date.parse(new Date().toLocaleString('en-US', { timeZone: 'UTC' }))) / 60_000);
+        return {
+          ok: true,
+          user: {
+            id: user,
+            team_id: workspace.teamId,
+            name: user.toLowerCase(),
+            deleted: false,
+            real_name: `Fake ${user}`,
+            tz,
+            tz_label: tz,
+            tz_offset: offsetMinutes * 60,
+            is_bot: false,
+            is_app_user: false,
+            updated: Math.floor(Date.now() / 1000),
+          },
+        };
       },
     ],
     [

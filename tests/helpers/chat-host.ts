@@ -27,6 +27,8 @@ export interface ChatHostOptions {
   readonly hostNow?: () => number;
   /** A data directory the caller owns (kept on close) with its root keys, so that a test can restart the host on it. */
   readonly dataDir?: { readonly dir: string; readonly masterKey: string; readonly signingKey: string };
+  /** Folders of plugin folders loaded without approval. Default: the built-ins only. */
+  readonly builtInDirs?: readonly string[];
 }
 
 export interface ChatHost {
@@ -66,7 +68,7 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
   const environment = readEnvironment(vars, dir);
   const { lines: logLines, destination } = captureLogLines();
   const logger = createLogger({ level: 'trace', destination });
-  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir], logger, ...(options.hostNow ? { now: options.hostNow } : {}) });
+  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: options.builtInDirs ?? [builtInPluginsDir], logger, ...(options.hostNow ? { now: options.hostNow } : {}) });
   const fronts = await startFronts(host, environment, {
     logger,
     slackRetryBaseMs: 50,

@@ -121,6 +121,19 @@ test('bad chat settings stop start-up naming the variable, never echoing the val
   }
 });
 
+test('BULKHEAD_DEFAULT_TZ: UTC by default, an IANA zone as written, anything else refused without echoing it', () => {
+  assert.equal(loadConfig({}, '/srv/bulkhead').defaultTimeZone, 'UTC');
+  assert.equal(loadConfig({ BULKHEAD_DEFAULT_TZ: 'Asia/Kolkata' }, '/srv/bulkhead').defaultTimeZone, 'Asia/Kolkata');
+  assert.equal(loadConfig({ BULKHEAD_DEFAULT_TZ: ' America/New_York ' }, '/srv/bulkhead').defaultTimeZone, 'America/New_York');
+  for (const value of ['Mars/Olympus_Mons', 'EST-but-not', 'Europe/Berlin; rm -rf']) {
+    assert.throws(
+      () => loadConfig({ BULKHEAD_DEFAULT_TZ: value }, '/srv/bulkhead'),
+      (e) => isBulkheadError(e, 'BH_CONFIG_INVALID') && e.message.startsWith('BULKHEAD_DEFAULT_TZ must be an IANA time zone name') && !e.message.includes(value),
+      value,
+    );
+  }
+});
+
 test('every manifest limit has an operator ceiling: a manifest asking for more gets the ceiling', () => {
   const config = loadConfig(
     {

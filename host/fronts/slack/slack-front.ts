@@ -8,6 +8,10 @@
  * signed (HTTP mode: the request signature; Socket Mode: the authenticated socket), before the
  * router sees the text. Nothing in a message can change who the caller is.
  *
+ * Times written as words ("tomorrow 9:00") are read in the user's own time zone, which Slack's
+ * `users.info` reports (scope `users:read`); it is asked only when a capability on this front
+ * takes a time, at most once an hour per user, and when it fails the host's default zone applies.
+ *
  * Dashboard login links (`/bulkhead login`, a DM or mention saying only "dashboard" or "login",
  * and "export my data", whose download needs a fresh login) are credentials: they go only into the
  * caller's own DM with the bot, never into a channel or thread, never through the router, and
@@ -16,8 +20,10 @@
 import { App, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
 import type { ChatSecrets, ChatSettings } from '../../config/config.js';
+import { validTimeZone } from '../../core/date-time.js';
 import { callerContext, type CallerContext } from '../../identity/caller-context.js';
 import type { IdentityDirectory } from '../../identity/directory.js';
+import { catalogTakesTimes } from '../../router/time-params.js';
 import { answerChat, type ChatDeps } from '../chat.js';
 import { escapeSlackText } from './escape.js';
 import { SlackHttpReceiver } from './http-receiver.js';
@@ -74,6 +80,21 @@ const secretCallbackId = 'bulkhead_secret';
 /** The whole text (trimmed, any case) that asks for a dashboard login link. */
 const loginRequest = /^(?:login|dashboard)$/i;
 
+/** How long a user's time zone from `users.info` is used before it is asked again. */
+const timeZoneTtlMs = 60 * 60 * 1000;
+/** After a failed `users.info`, the default zone is used this long before asking again. */
+const timeZoneRetryMs = 5 * 60 * 1000;
+/** Longest a message waits for `users.info`; the lookup goes on, and the next message gets its answer. */
+const timeZoneWaitMs = 1500;
+/** Users whose time zone is remembered (least recently asked first out). */
+const maxTimeZones = 10_000;
+
+interface TimeZoneEntry {
+  /** The user's zone, undefined when Slack could not tell. */
+  readonly zone: Promise<string | undefined>;
+  until: number;
+}
+
 /** A Slack user as Slack signed them, and the identity Bulkhead gives them. */
 interface SlackUser {
   readonly userId: string;
@@ -85,6 +106,7 @@ export class SlackFront {
   readonly #options: SlackFrontOptions;
   readonly #app: App;
   readonly #recent = new RecentIds(10_000, 60 * 60 * 1000);
+  readonly #timeZones = new Map<string, TimeZoneEntry>();
   #stopped = false;
   #ready: Promise<void> | undefined;
 
@@ -200,9 +222,54 @@ export class SlackFront {
     }
   }
 
-  #caller(user: SlackUser, replyTo: string): CallerContext {
+  /**
+   * The caller context for a message. When a capability on this front takes a time, it carries
+   * the user's time zone from Slack (`users.info`), so "tomorrow 9:00" is their 9:00; without
+   * it the host's default zone applies.
+   */
+  async #caller(user: SlackUser, replyTo: string, client: App['client']): Promise<CallerContext> {
     const { globalUserId, platformIdentity } = user.identity;
-    return callerContext({ globalUserId, platformIdentity, front: 'slack', replyTo, admins: this.#options.settings.admins });
+    const caller = callerContext({ globalUserId, platformIdentity, front: 'slack', replyTo, admins: this.#options.settings.admins });
+    if (!catalogTakesTimes(this.#options.chat.dispatcher.catalog(caller))) return caller;
+    const timeZone = await this.#timeZone(user, client);
+    return timeZone === undefined ? caller : { ...caller, timeZone };
+  }
+
+  /**
+   * The user's time zone as Slack knows it (`users.info`, field `user.tz`), asked once an hour per
+   * user (after a failure, again in 5 minutes). A message waits at most 1.5 s for the answer.
+   */
+  async #timeZone(user: SlackUser, client: App['client']): Promise<string | undefined> {
+    const key = user.identity.platformIdentity;
+    const now = Date.now();
+    let entry = this.#timeZones.get(key);
+    if (entry === undefined || entry.until <= now) {
+      const zone = client.users.info({ user: user.userId }).then(
+        (answer) => validTimeZone(answer.user?.tz),
+        (error: unknown) => {
+          this.#options.logger.warn({ err: error }, 'slack.timezone_unavailable');
+          return undefined;
+        },
+      );
+      const created: TimeZoneEntry = { zone, until: now + timeZoneTtlMs };
+      void zone.then((found) => {
+        if (found === undefined) created.until = Math.min(created.until, Date.now() + timeZoneRetryMs);
+      });
+      entry = created;
+      this.#timeZones.delete(key);
+      this.#timeZones.set(key, entry);
+      while (this.#timeZones.size > maxTimeZones) this.#timeZones.delete(this.#timeZones.keys().next().value as string);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeZoneWaitMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([entry.zone, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #listen(): void {
@@ -238,7 +305,7 @@ export class SlackFront {
             return 'I sent you a fresh dashboard login link above.';
           }
         : undefined;
-      await this.#answer(this.#caller(user, `slack:${channel}`), text, linkHere, async (reply) => {
+      await this.#answer(await this.#caller(user, `slack:${channel}`, client), text, linkHere, async (reply) => {
         await client.chat.postMessage({ channel, text: reply });
       });
     });
@@ -265,7 +332,7 @@ export class SlackFront {
         await this.#loginByDirectMessage(user, 'mention', client, inThread);
         return;
       }
-      await this.#answer(this.#caller(user, `slack:${channel}:${threadTs}`), withoutMention, this.#linkByDirectMessage(user, 'mention', client), inThread);
+      await this.#answer(await this.#caller(user, `slack:${channel}:${threadTs}`, client), withoutMention, this.#linkByDirectMessage(user, 'mention', client), inThread);
     });
 
     app.command('/bulkhead', async ({ command, ack, respond, client }) => {
@@ -284,7 +351,7 @@ export class SlackFront {
         await this.#loginByDirectMessage(user, 'command', client, ephemeral);
         return;
       }
-      await this.#answer(this.#caller(user, `slack:${command.channel_id}`), command.text, this.#linkByDirectMessage(user, 'command', client), ephemeral);
+      await this.#answer(await this.#caller(user, `slack:${command.channel_id}`, client), command.text, this.#linkByDirectMessage(user, 'command', client), ephemeral);
     });
 
     // The modal's values are never logged and never stored until the vault exists: saying so is
