@@ -69,8 +69,18 @@ describe('reminders from Slack', () => {
     return String(reply.body['text']);
   }
 
-  /** Messages posted since `since` into `user`'s DM. */
-  const postedTo = (user: string, since: number): SlackApiCall[] => slack.calls.slice(since).filter((c) => c.method === 'chat.postMessage' && c.body['channel'] === dm(user));
+  /** The bot's DM channel with `user`: what conversations.open answers (again) for them. */
+  async function imOf(user: string): Promise<string> {
+    const response = await fetch(`${slack.url}conversations.open`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${slack.workspace.botToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ users: user }),
+    });
+    return ((await response.json()) as { channel: { id: string } }).channel.id;
+  }
+
+  /** Messages posted since `since` into `channel`. */
+  const postedTo = (channel: string, since: number): SlackApiCall[] => slack.calls.slice(since).filter((c) => c.method === 'chat.postMessage' && c.body['channel'] === channel);
 
   test('a reminder set "in 2 minutes" fires within its minute, as a DM to that user only, across a restart; one missed while down fires at start-up marked late', async () => {
     const [alice, bob] = ['U0REMALI01', 'U0REMBOB01'];
@@ -87,10 +97,11 @@ describe('reminders from Slack', () => {
     assert.equal(await chat.host.scheduler.runDue(), 0, 'not yet');
     clock = due + 30_000;
     assert.equal(await chat.host.scheduler.runDue(), 1, 'fires within the minute it is due');
-    const [dmToAlice] = postedTo(alice, since);
+    const [aliceIm, bobIm] = [await imOf(alice), await imOf(bob)];
+    const [dmToAlice] = postedTo(aliceIm, since);
     assert.match(String(dmToAlice?.body['text']), new RegExp(`^Reminder: ${marker}`));
     assert.doesNotMatch(String(dmToAlice?.body['text']), /late/);
-    assert.deepEqual(postedTo(bob, since), [], 'nobody else hears it');
+    assert.deepEqual([...postedTo(bobIm, since), ...postedTo(dm(bob), since)], [], 'nobody else hears it');
     assert.equal(slack.calls.slice(since).filter((c) => c.method === 'chat.postMessage').length, 1);
 
     // Set another, then let the host be down past it.
@@ -103,8 +114,8 @@ describe('reminders from Slack', () => {
     const before = slack.calls.length;
     chat = await start();
     chat.host.scheduler.start();
-    for (let i = 0; i < 200 && postedTo(alice, before).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    const [late] = postedTo(alice, before);
+    for (let i = 0; i < 200 && postedTo(aliceIm, before).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const [late] = postedTo(aliceIm, before);
     assert.match(String(late?.body['text']), new RegExp(`late.*${second}|${second}.*late`, 'i'));
 
     // The texts were written nowhere in plaintext, and no log line carries them.

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-web-api.js';
 import { eventCallback } from '../fakes/slack-payloads.js';
 import { startChatHost, type ChatHost } from '../helpers/chat-host.js';
-import { builtInPluginsDir, fixturePluginsDir } from '../helpers/fixtures.js';
+import { symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { builtInPluginsDir, fixturePluginsDir, tempDir } from '../helpers/fixtures.js';
 
 const dm = (user: string): string => `D0${user.slice(1)}`;
 const kolkataUser = 'U0KOLKATA1';
@@ -124,7 +126,10 @@ describe('Slack: times are read in the user’s time zone', () => {
 describe('Slack: a host whose plugins take no time never asks for a zone', () => {
   test('messages are answered without users.info', async () => {
     const slack = await startFakeSlackApi();
-    const chat = await startChatHost({ slackApiUrl: slack.url, botToken: slack.workspace.botToken });
+    // Only the notes plugin: none of its capabilities takes a time.
+    const onlyNotes = tempDir('bulkhead-only-notes-');
+    symlinkSync(path.join(builtInPluginsDir, 'notes'), path.join(onlyNotes.dir, 'notes'));
+    const chat = await startChatHost({ slackApiUrl: slack.url, botToken: slack.workspace.botToken, builtInDirs: [onlyNotes.dir] });
     try {
       const user = 'U0NOTIME01';
       await chat.post(JSON.stringify(eventCallback({ text: 'notes add buy milk', userId: user, channel: dm(user), eventId: 'Ev0NOTIME1' })));
@@ -133,6 +138,7 @@ describe('Slack: a host whose plugins take no time never asks for a zone', () =>
     } finally {
       await chat.close();
       await slack.close();
+      onlyNotes.cleanup();
     }
   });
 });
