@@ -184,7 +184,7 @@ function shownPath(file: string): string {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
-const clangInstall = 'Install clang and lld with the wasm32 target (Debian or Ubuntu: `apt-get install clang lld`; macOS: `brew install llvm lld`), then build again.';
+const clangInstall = 'install clang and lld, with the wasm32 target (Debian or Ubuntu: `apt-get install clang lld`; macOS: `brew install llvm lld`), then build again';
 
 /** BH_PLUGIN_TOOL_MISSING unless `tool --version` runs. */
 async function requireTool(tool: string, language: string, install: string): Promise<void> {

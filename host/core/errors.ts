@@ -236,7 +236,7 @@ export const errorTable = {
   },
   BH_PLUGIN_TOOL_MISSING: {
     area: 'plugin',
-    message: '{tool} is needed to build {language} plugins and was not found. {install}',
+    message: '{tool} is needed to build {language} plugins and was not found on the PATH: {install}.',
   },
   BH_PLUGIN_TEST_FAILED: {
     area: 'plugin',
