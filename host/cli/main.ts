@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig, readEnvironment, settingWarnings, type BulkheadConfig, type Environment } from '../config/config.js';
 import { prepareDataDir } from '../config/data-dir.js';
@@ -503,6 +504,10 @@ async function pluginCommand(args: readonly string[], io: CliIo): Promise<number
   checkDataDir(config, environment, action === 'approve');
   const approvals = new Approvals(config.dataDir);
   if (action === 'approve') {
+    if (!existsSync(path.join(target, 'plugin.wasm')) && existsSync(path.join(target, 'build', 'plugin.wasm'))) {
+      // A source folder: what `plugin build` made is in its build/ folder.
+      io.err(`note: ${path.join(target, 'build')} holds what \`plugin build\` made from this folder: approve that folder`);
+    }
     const { read, plugin } = checkForApproval(target, approvals, config.plugins.caps);
     const approval = approvals.approve(read);
     new HostAudit(config.dataDir, { tap: config.account.auditTap }).record({ event: 'plugin.approved', plugin: plugin.manifest.name, version: approval.version, sha256: approval.wasmSha256 });

@@ -82,6 +82,10 @@ describe('AssemblyScript, from an empty folder to an answer', () => {
     assert.equal(existsSync(path.join(dir, 'data', 'approvals.json')), false);
     assert.deepEqual(readdirSync(scratch), []);
 
+    const source = bulkhead(['plugin', 'approve', 'hello']);
+    assert.equal(source.status, 1, 'the source folder is not a plugin folder');
+    assert.match(source.stderr, /note: hello\/build holds what `plugin build` made from this folder: approve that folder/);
+
     const approved = bulkhead(['plugin', 'approve', 'hello/build']);
     ok(approved, 'plugin approve');
     assert.match(approved.stdout, /Approved hello 0\.1\.0 from /);
