@@ -14,6 +14,7 @@ import { BulkheadError } from '../host/core/errors.js';
 import { fronts, type CallerContext, type Front } from '../host/identity/caller-context.js';
 import type { Logger } from '../host/log/index.js';
 import { toBulkheadError } from './http-errors.js';
+import type { InboxMessage } from '../host/scheduler/timers.js';
 import { requireFreshLogin, type SessionRecord } from './sessions.js';
 
 export interface AccountRoutesOptions {
@@ -24,6 +25,8 @@ export interface AccountRoutesOptions {
   readonly exportPerMinute: number;
   /** BULKHEAD_DELETION_GRACE_DAYS, so that the UI can tell the date before the request. */
   readonly deletionGraceDays: number;
+  /** The caller's notifications (replies of fired timers), newest first. */
+  readonly inbox?: (globalUserId: string, limit: number) => readonly InboxMessage[];
   /** The dashboard's clock, ms since the epoch (the one sessions use). */
   readonly now: () => number;
   readonly logger: Logger;
@@ -121,6 +124,45 @@ export function registerAccountRoutes(app: FastifyInstance, options: AccountRout
     async (request) => {
       const page = await account.activity(caller(request), activityFilter(request.query));
       return page.next === undefined ? { lines: page.lines } : { lines: page.lines, next: page.next };
+    },
+  );
+
+  app.get(
+    '/api/v1/notifications',
+    {
+      schema: {
+        summary: 'Your notifications: what your timers (reminders, alerts) said when they fired, newest first (the last 50)',
+        tags: ['account'],
+        security,
+        response: {
+          200: {
+            type: 'object',
+            required: ['notifications'],
+            additionalProperties: false,
+            properties: {
+              notifications: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['at', 'plugin', 'late', 'text'],
+                  additionalProperties: false,
+                  properties: {
+                    at: { type: 'string', description: 'When it arrived, ISO 8601.' },
+                    plugin: { type: 'string' },
+                    late: { type: 'boolean', description: 'The timer fired late (the host was down when it was due).' },
+                    text: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const messages = options.inbox?.(caller(request).globalUserId, 50) ?? [];
+      return { notifications: messages.map((m) => ({ at: new Date(m.at).toISOString(), plugin: m.plugin, late: m.late, text: m.text })) };
     },
   );
 

@@ -28,6 +28,7 @@ import type { Dispatcher } from '../host/dispatch/dispatcher.js';
 import { callerContext, type CallerContext } from '../host/identity/caller-context.js';
 import type { LoadedPlugin } from '../host/plugins/catalog.js';
 import type { Logger } from '../host/log/index.js';
+import type { InboxMessage } from '../host/scheduler/timers.js';
 import { registerAccountRoutes } from './account-routes.js';
 import { errorBody, errorSchema, statusFor, toBulkheadError } from './http-errors.js';
 import { maxLoginTokenLength, type LoginLinks } from './login-links.js';
@@ -41,6 +42,8 @@ export interface DashboardOptions {
   readonly account: AccountApi;
   /** BULKHEAD_DELETION_GRACE_DAYS: days from a deletion request to the purge. */
   readonly deletionGraceDays: number;
+  /** The user's notifications: replies of their timers that fired (host/scheduler), newest first. */
+  readonly inbox?: (globalUserId: string, limit: number) => readonly InboxMessage[];
   /** The loaded plugins, for names, versions and descriptions. */
   readonly plugins: ReadonlyMap<string, LoadedPlugin>;
   readonly sessions: SessionStore;
@@ -492,6 +495,7 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
     caller,
     exportPerMinute: settings.exportPerMinute,
     deletionGraceDays: options.deletionGraceDays,
+    ...(options.inbox ? { inbox: options.inbox } : {}),
     now,
     logger: options.logger,
     errors,

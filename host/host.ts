@@ -20,6 +20,9 @@ import { AccountService, type PurgeStep } from './account/account-service.js';
 import { DeletionQueue } from './account/deletions.js';
 import { HostAudit } from './audit/host-audit.js';
 import { SessionStore } from '../dashboard/sessions.js';
+import { inboxKeeps, TimerStore } from './scheduler/timers.js';
+import { Market } from './market/market.js';
+import { Scheduler, schedulerDefaults, type SchedulerSettings } from './scheduler/scheduler.js';
 
 /**
  * The parts of a running host below the fronts, in the main thread. There is no store here: the
@@ -66,6 +69,8 @@ export interface Host extends HostCore {
   readonly account: AccountService;
   /** The host's own audit log (start-up, plugins, purges; no user data). */
   readonly hostAudit: HostAudit;
+  /** Timers plugins set (host function `schedule`), and the inbox of their replies. Fires once started. */
+  readonly scheduler: Scheduler;
   /**
    * The dashboard's live session store, once the fronts run: a purge ends the user's sessions in
    * it (in memory and on disk). Without one, a purge ends them in dashboard.db directly.
@@ -90,6 +95,8 @@ export interface HostOptions {
    * costs; no setting or command does.
    */
   readonly auditLog?: boolean;
+  /** Scheduler settings beyond the configuration's (retry delays, poll interval; for tests and the benchmark). */
+  readonly scheduler?: Partial<SchedulerSettings>;
 }
 
 /**
@@ -124,6 +131,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     rootKeys.signing.fill(0);
   }
   const loaded = [...catalog.plugins.values()];
+  const market = new Market(config.market, options.now);
   const executor = new Executor({
     workers: config.plugins.workers,
     maxInstancesPerWorker: config.plugins.instancesPerWorker,
@@ -131,6 +139,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     maxQueuePerWorker: config.plugins.queuePerWorker,
     memoryCeilingMiB: config.plugins.caps.memoryMiB,
     setup: workerSetup(core.keys, config, loaded, options.auditLog !== false),
+    market: (symbols) => market.prices(symbols),
   });
   const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens });
   const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);
@@ -159,6 +168,20 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
       sessions.close();
     }
   };
+  const timerStore = new TimerStore(path.join(config.dataDir, 'timers.db'), core.keys.timersKey(), config.store.cipher);
+  const scheduler = new Scheduler({
+    timers: timerStore,
+    dispatcher,
+    hostAudit,
+    logger,
+    settings: { ...schedulerDefaults, maxTimersPerPlugin: config.scheduler.timersPerPlugin, retries: config.scheduler.timerRetries, ...options.scheduler },
+    ...(options.now ? { now: options.now } : {}),
+  });
+  dispatcher.attachTimers({
+    room: (userId, plugin) => scheduler.room(userId, plugin),
+    apply: (userId, plugin, requests, timeZone) => scheduler.apply(userId, plugin, requests, timeZone),
+    defaultTimeZone: 'UTC',
+  });
   const account = new AccountService({
     dispatcher,
     plugins: catalog.plugins,
@@ -169,6 +192,8 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     dataDir: config.dataDir,
     graceDays: config.account.deletionGraceDays,
     endSessions,
+    removeTimers: (globalUserId) => scheduler.removeUser(globalUserId),
+    timersOf: (globalUserId) => ({ timers: scheduler.timersOf(globalUserId), inbox: scheduler.inbox(globalUserId, inboxKeeps) }),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onPurgeStep ? { onPurgeStep: options.onPurgeStep } : {}),
   });
@@ -182,15 +207,19 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     identities,
     account,
     hostAudit,
+    scheduler,
     attachSessions(sessions) {
       liveSessions = sessions;
     },
     async shutdown() {
       // New calls are refused from now on; a purge that was running stops at its next step and is
       // finished by the next start (every step is idempotent).
+      const stopping = scheduler.stop();
       const closing = executor.close();
       await account.idle();
+      await stopping;
       await closing;
+      timerStore.close();
       identities.close();
       deletions.close();
     },

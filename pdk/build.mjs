@@ -2,6 +2,11 @@
 // Builds Bulkhead plugins.
 //
 //   node pdk/build.mjs <sourceRoot> <outRoot> [--if-changed]
+//   node pdk/build.mjs --folder <pluginFolder> <outDir> [--if-changed]
+//
+// The second form builds exactly one plugin folder: <outDir>/plugin.json and <outDir>/plugin.wasm
+// (no <name> subfolder). Tools that build one plugin (`npx bulkhead plugin build`) spawn this form;
+// its arguments, outputs and exit codes are kept stable. A folder without plugin.json is an error.
 //
 // With --if-changed, a plugin whose built plugin.json and plugin.wasm are newer than every file of
 // its folder, of the PDK and of this script is left as it is (`npm start` builds this way, so a
@@ -10,19 +15,22 @@
 //
 // Every direct subfolder of <sourceRoot> holding a plugin.json is a plugin. Its plugin.json must be
 // UTF-8 JSON (a syntax error is reported as file:line:column) and is copied byte for byte to
-// <outRoot>/<name>/plugin.json, and <outRoot>/<name>/plugin.wasm is compiled from either
-// <name>/plugin.wat (WebAssembly text, with wabt) or <name>/assembly/index.ts (AssemblyScript,
-// importing the PDK in pdk/assembly). Folders without plugin.json are skipped; a missing
+// <outRoot>/<name>/plugin.json, and <outRoot>/<name>/plugin.wasm is compiled from one of
+// <name>/plugin.wat (WebAssembly text, with wabt), <name>/assembly/index.ts (AssemblyScript,
+// importing the PDK in pdk/assembly) or <name>/src/*.c (C, with clang and wasm-ld, including
+// pdk/c/bulkhead.h; see compileC). Folders without plugin.json are skipped; a missing
 // <sourceRoot> means there is nothing to build.
 //
 // Exit codes: 0 built (or nothing to build), 1 a plugin failed to build, 2 bad usage.
 /* global WebAssembly, TextDecoder */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 
-/** Import modules a compiled AssemblyScript plugin may use; the host enforces the same at load. */
+/** Import modules a compiled (AssemblyScript or C) plugin may use; the host enforces the same at load. */
 const allowedImportModules = new Set(['extism:host/env', 'extism:host/user']);
 
 /**
@@ -111,38 +119,49 @@ class BuildError extends Error {}
 
 async function main(args) {
   const ifChanged = args.includes('--if-changed');
-  const argv = args.filter((arg) => arg !== '--if-changed');
-  if (argv.length !== 2 || argv.some((arg) => arg.startsWith('--'))) {
-    console.error('usage: node pdk/build.mjs <sourceRoot> <outRoot> [--if-changed]');
+  const single = args.includes('--folder');
+  const argv = args.filter((arg) => arg !== '--if-changed' && arg !== '--folder');
+  if (argv.length !== 2 || argv.some((arg) => arg.startsWith('--')) || args.filter((arg) => arg === '--folder').length > 1) {
+    console.error('usage: node pdk/build.mjs <sourceRoot> <outRoot> [--if-changed]\n       node pdk/build.mjs --folder <pluginFolder> <outDir> [--if-changed]');
     return 2;
   }
-  const sourceRoot = path.resolve(process.cwd(), argv[0]);
-  const outRoot = path.resolve(process.cwd(), argv[1]);
-  if (!existsSync(sourceRoot)) {
+  const source = path.resolve(process.cwd(), argv[0]);
+  const out = path.resolve(process.cwd(), argv[1]);
+  const toolsChanged = ifChanged ? await newestChange([fileURLToPath(import.meta.url), path.join(pdkDir, 'assembly'), path.join(pdkDir, 'c')]) : 0;
+  if (single) {
+    if (!existsSync(path.join(source, 'plugin.json'))) throw new BuildError(`${argv[0]} is not a plugin folder: it has no plugin.json`);
+    await buildPlugin(source, path.basename(source), out, ifChanged, toolsChanged);
+    return 0;
+  }
+  if (!existsSync(source)) {
     console.error(`pdk/build: ${argv[0]} does not exist; nothing to build`);
     return 0;
   }
-  if (!(await stat(sourceRoot)).isDirectory()) throw new BuildError(`${argv[0]} is not a folder of plugin folders`);
+  if (!(await stat(source)).isDirectory()) throw new BuildError(`${argv[0]} is not a folder of plugin folders`);
 
-  const entries = await readdir(sourceRoot, { withFileTypes: true });
+  const entries = await readdir(source, { withFileTypes: true });
   const names = entries
-    .filter((entry) => entry.isDirectory() && existsSync(path.join(sourceRoot, entry.name, 'plugin.json')))
+    .filter((entry) => entry.isDirectory() && existsSync(path.join(source, entry.name, 'plugin.json')))
     .map((entry) => entry.name)
     .sort();
-  const toolsChanged = ifChanged ? await newestChange([fileURLToPath(import.meta.url), path.join(path.dirname(fileURLToPath(import.meta.url)), 'assembly')]) : 0;
-  for (const name of names) {
-    const started = performance.now();
-    const outDir = path.join(outRoot, name);
-    if (ifChanged && (await upToDate(outDir, Math.max(toolsChanged, await newestChange([path.join(sourceRoot, name)]))))) continue;
-    const manifest = await readManifest(path.join(sourceRoot, name, 'plugin.json'), name);
-    const { wasm, language } = await compile(path.join(sourceRoot, name), name);
-    await mkdir(outDir, { recursive: true });
-    await writeAtomically(path.join(outDir, 'plugin.wasm'), wasm);
-    await writeAtomically(path.join(outDir, 'plugin.json'), manifest);
-    const ms = Math.round(performance.now() - started);
-    console.error(`built ${path.relative(process.cwd(), outDir) || '.'} from ${language} (${(wasm.byteLength / 1024).toFixed(1)} KiB, ${ms} ms)`);
-  }
+  for (const name of names) await buildPlugin(path.join(source, name), name, path.join(out, name), ifChanged, toolsChanged);
   return 0;
+}
+
+/** The folder of this script: the PDK (assembly/, c/). */
+const pdkDir = path.dirname(fileURLToPath(import.meta.url));
+
+/** Builds the plugin in `folder` to `outDir`/plugin.json and `outDir`/plugin.wasm. */
+async function buildPlugin(folder, name, outDir, ifChanged, toolsChanged) {
+  const started = performance.now();
+  if (ifChanged && (await upToDate(outDir, Math.max(toolsChanged, await newestChange([folder]))))) return;
+  const manifest = await readManifest(path.join(folder, 'plugin.json'), name);
+  const { wasm, language } = await compile(folder, name, JSON.parse(new TextDecoder().decode(manifest)));
+  await mkdir(outDir, { recursive: true });
+  await writeAtomically(path.join(outDir, 'plugin.wasm'), wasm);
+  await writeAtomically(path.join(outDir, 'plugin.json'), manifest);
+  const ms = Math.round(performance.now() - started);
+  console.error(`built ${path.relative(process.cwd(), outDir) || '.'} from ${language} (${(wasm.byteLength / 1024).toFixed(1)} KiB, ${ms} ms)`);
 }
 
 /** The latest modification time (ms) of the files under these paths; 0 when there are none. */
@@ -208,15 +227,20 @@ async function readManifest(file, name) {
 /** host/core/json-position.ts as compiled: it imports nothing, so it loads without the host. */
 const jsonPositionModule = new URL('../dist/host/core/json-position.js', import.meta.url).href;
 
-async function compile(folder, name) {
+async function compile(folder, name, manifest) {
   const wat = path.join(folder, 'plugin.wat');
   const entry = path.join(folder, 'assembly', 'index.ts');
-  const hasWat = existsSync(wat);
-  const hasAssembly = existsSync(entry);
-  if (hasWat && hasAssembly) throw new BuildError(`plugin ${name} has both plugin.wat and assembly/index.ts; keep one`);
-  if (hasWat) return { wasm: await compileWat(wat, name), language: 'plugin.wat' };
-  if (hasAssembly) return { wasm: await compileAssemblyScript(entry, name), language: 'assembly/index.ts' };
-  throw new BuildError(`plugin ${name} has plugin.json but neither plugin.wat nor assembly/index.ts`);
+  const cSources = await listCSources(path.join(folder, 'src'));
+  const found = [
+    existsSync(wat) && 'plugin.wat',
+    existsSync(entry) && 'assembly/index.ts',
+    cSources.length > 0 && 'src/*.c',
+  ].filter(Boolean);
+  if (found.length > 1) throw new BuildError(`plugin ${name} has ${found.join(' and ')}; keep one`);
+  if (found[0] === 'plugin.wat') return { wasm: await compileWat(wat, name), language: 'plugin.wat' };
+  if (found[0] === 'assembly/index.ts') return { wasm: await compileAssemblyScript(entry, name), language: 'assembly/index.ts' };
+  if (found[0] === 'src/*.c') return { wasm: await compileC(folder, cSources, name, manifest), language: `C (${cSources.length} file${cSources.length === 1 ? '' : 's'})` };
+  throw new BuildError(`plugin ${name} has plugin.json but no plugin.wat, assembly/index.ts or src/*.c`);
 }
 
 /** The wabt module, loaded once for all .wat plugins. */
@@ -294,11 +318,99 @@ async function compileAssemblyScript(entry, name) {
   return wasm;
 }
 
+/** The C sources of a plugin: src/*.c (not subfolders), sorted; none when there is no src/. */
+async function listCSources(src) {
+  if (!existsSync(src)) return [];
+  const entries = await readdir(src, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.c'))
+    .map((entry) => path.join(src, entry.name))
+    .sort();
+}
+
+/**
+ * C flags. No libc (-nostdlib: pdk/c/bulkhead.h brings what a plugin needs), no entry point (a
+ * plugin is a library of capability exports), memory exported (wasm-ld's default). The stack goes
+ * first in memory (--stack-first), so a stack overflow traps at address 0 instead of overwriting
+ * data; it is 64 KiB: keep big buffers in the heap (bh_alloc). There is no --allow-undefined:
+ * an import must be declared with import_module/import_name (bulkhead.h declares the host's), so
+ * a call to a function nobody defines fails the link instead of becoming an import of "env".
+ */
+const cFlags = ['--target=wasm32', '-nostdlib', '-O2', '-Wall', '-Wextra', '-Werror=implicit-function-declaration', '-I', path.join(pdkDir, 'c')];
+const cLinkFlags = ['-Wl,--no-entry', '-Wl,--stack-first', '-Wl,-z,stack-size=65536'];
+
+/** How to get clang and wasm-ld, for the build errors that need them. */
+const clangHint = 'C plugins need clang and lld (wasm-ld): on Debian or Ubuntu, apt-get install clang lld';
+
+/**
+ * Compiles and links src/*.c into one module with clang and wasm-ld. Every capability's export
+ * (its `export`, else its `name`) is exported when a function of that name is defined
+ * (--export-if-defined); a function marked __attribute__((export_name("..."))) is exported under
+ * that name too. The module must then export a function for every capability, and import nothing
+ * outside extism:host/env and extism:host/user (checkImports).
+ */
+async function compileC(folder, sources, name, manifest) {
+  const capabilities = Array.isArray(manifest?.capabilities) ? manifest.capabilities : [];
+  const exportNames = [...new Set(capabilities.map((c) => (typeof c?.export === 'string' ? c.export : c?.name)).filter((n) => typeof n === 'string'))];
+  const temporary = await mkdtemp(path.join(os.tmpdir(), 'bulkhead-c-'));
+  const output = path.join(temporary, 'plugin.wasm');
+  const args = [
+    ...cFlags,
+    ...cLinkFlags,
+    ...exportNames.filter((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)).map((n) => `-Wl,--export-if-defined=${n}`),
+    '-o', output,
+    ...sources.map((file) => path.relative(process.cwd(), file) || file),
+  ];
+  try {
+    const { stderr } = await new Promise((resolve, reject) => {
+      execFile('clang', args, { timeout: 120_000, maxBuffer: 16 * 1048576 }, (error, stdout, stderr) => {
+        if (error) reject(Object.assign(error, { stderrText: String(stderr) }));
+        else resolve({ stderr: String(stderr) });
+      });
+    });
+    if (stderr.trim()) console.warn(stderr.trim());
+    const wasm = new Uint8Array(await readFile(output));
+    checkImports(wasm, name);
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(wasm));
+    if (!exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+      throw new BuildError(`plugin ${name}: the module does not export its memory as "memory", which the host needs`);
+    }
+    const exported = new Set(exports.filter((e) => e.kind === 'function').map((e) => e.name));
+    const missing = exportNames.filter((n) => !exported.has(n));
+    if (missing.length > 0) {
+      throw new BuildError(
+        `plugin ${name}: no exported function for ${missing.map((n) => `"${n}"`).join(', ')}; define \`int ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(missing[0]) ? missing[0] : 'f'}(void)\` (not static) in src/*.c, ` +
+          'or mark a function __attribute__((export_name("...")))',
+      );
+    }
+    return wasm;
+  } catch (error) {
+    if (error instanceof BuildError) throw error;
+    if (error.code === 'ENOENT') throw new BuildError(`plugin ${name}: clang was not found. ${clangHint}`);
+    const text = (error.stderrText ?? '').trim();
+    if (/wasm-ld.*(not found|doesn't exist|No such file)|invalid linker name/i.test(text)) {
+      throw new BuildError(`plugin ${name}: the linker wasm-ld was not found. ${clangHint}\n${text}`);
+    }
+    if (error.killed) throw new BuildError(`plugin ${name}: clang took longer than 120 s and was stopped`);
+    const undefinedHint = /undefined symbol/.test(text)
+      ? '\nhint: there is no libc; a host function must be declared with import_module/import_name (pdk/c/bulkhead.h declares them)'
+      : '';
+    throw new BuildError(`plugin ${name}: C compilation failed\n${text || error.message}${undefinedHint}`);
+  } finally {
+    await rm(temporary, { recursive: true, force: true });
+  }
+}
+
 function checkImports(wasm, name) {
   const foreign = WebAssembly.Module.imports(new WebAssembly.Module(wasm)).filter((entry) => !allowedImportModules.has(entry.module));
   if (foreign.length === 0) return;
   const lines = foreign.map((entry) => {
-    const hint = entry.module === 'env' ? envImportHints.get(entry.name) : undefined;
+    const hint =
+      entry.module === 'env'
+        ? envImportHints.get(entry.name)
+        : /^wasi/.test(entry.module)
+          ? 'WASI: plugins get no filesystem, clock or randomness (for C: build with -nostdlib and call only the host functions of pdk/c/bulkhead.h)'
+          : undefined;
     return `  ${entry.module}.${entry.name}${hint ? `: ${hint}` : ''}`;
   });
   throw new BuildError(

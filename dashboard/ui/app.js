@@ -31,8 +31,8 @@ function setStatus(target, text) {
 }
 
 /** The sections each view shows, by the fragment that opens it. */
-const views = { plugins: ['plugins', 'sessions'], activity: ['activity'], 'your-data': ['your-data'] };
-const sections = ['plugins', 'sessions', 'activity', 'your-data'];
+const views = { plugins: ['plugins', 'notifications', 'sessions'], activity: ['activity'], 'your-data': ['your-data'] };
+const sections = ['plugins', 'notifications', 'sessions', 'activity', 'your-data'];
 const viewers = { activity: activityView({ showError, setStatus }), 'your-data': yourDataView({ showError, setStatus }) };
 
 /** Shows the view the fragment names and loads what it shows. Other fragments (#main, from the skip link) leave the view as it is. */
@@ -111,6 +111,18 @@ async function loadPlugins() {
   }
 }
 
+/** What fired timers said (GET /api/v1/notifications), set as text. */
+async function loadNotifications() {
+  const { notifications } = await api('GET', '/notifications');
+  const list = $('notification-list');
+  list.replaceChildren(
+    ...notifications.map((note) =>
+      el('li', { 'data-plugin': note.plugin }, time(Date.parse(note.at)), ` ${note.plugin}${note.late ? ' (late)' : ''}: `, el('span', { class: 'text' }, note.text)),
+    ),
+  );
+  if (notifications.length === 0) list.replaceChildren(el('li', { class: 'empty' }, 'Nothing yet.'));
+}
+
 async function loadSessions() {
   const { sessions } = await api('GET', '/sessions');
   const list = $('session-list');
@@ -162,7 +174,7 @@ async function start() {
     $('views').hidden = false;
     window.addEventListener('hashchange', () => showView(false));
     showView(true);
-    await Promise.all([loadPlugins(), loadSessions()]);
+    await Promise.all([loadPlugins(), loadSessions(), loadNotifications().catch((error) => showError($('notifications-status'), error))]);
     setStatus(pageStatus, '');
   } catch (error) {
     showError(pageStatus, error);

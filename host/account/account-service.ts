@@ -14,6 +14,7 @@
  *   3. end the user's dashboard sessions; 4. unlink their platform identities
  *   5. record "account.purged" in the host audit log; 6. drop the queue row.
  */
+import type { InboxMessage, Timer } from '../scheduler/timers.js';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { BulkheadError } from '../core/errors.js';
@@ -55,6 +56,10 @@ export interface AccountServiceOptions {
   readonly graceDays: number;
   /** Ends a purged user's dashboard sessions (on disk and in the memory of this process). */
   readonly endSessions: (globalUserId: string) => void;
+  /** Removes a purged user's timers and inbox (host/scheduler). */
+  readonly removeTimers?: (globalUserId: string) => void;
+  /** The user's timers and inbox, for the export (host/scheduler). */
+  readonly timersOf?: (globalUserId: string) => { readonly timers: readonly Timer[]; readonly inbox: readonly InboxMessage[] };
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
   /** Hears each completed purge step (progress for the operator; tests stop the process at one). */
@@ -159,7 +164,14 @@ export class AccountService implements AccountApi {
       if (page.length < pageSize) break;
       after = (page[page.length - 1] as AuditLine).seq;
     }
-    await sink(']}');
+    await sink(']');
+    const kept = this.#options.timersOf?.(caller.globalUserId);
+    if (kept) {
+      const timers = kept.timers.map((t) => ({ id: t.id, plugin: t.plugin, capability: t.capability, dueAt: iso(t.dueAt), payload: JSON.parse(t.payload) as unknown, repeat: t.repeat, timeZone: t.timeZone }));
+      const inbox = kept.inbox.map((m) => ({ at: iso(m.at), plugin: m.plugin, late: m.late, text: m.text }));
+      await sink(`,"timers":${JSON.stringify(timers)},"inbox":${JSON.stringify(inbox)}`);
+    }
+    await sink('}');
     return { records, auditLines };
   }
 
@@ -217,6 +229,7 @@ export class AccountService implements AccountApi {
       step('file');
     }
     this.#options.endSessions(userId);
+    this.#options.removeTimers?.(userId);
     step('sessions');
     // Console identities are the user id itself; only chat identities are linked in the directory.
     if (!userId.startsWith('console:')) identities.forget(userId);

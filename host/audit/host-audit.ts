@@ -13,6 +13,8 @@ export type HostAuditEvent =
   | { readonly event: 'plugin.approved'; readonly plugin: string; readonly version: string; readonly sha256: string }
   | { readonly event: 'plugin.revoked'; readonly plugin: string }
   | { readonly event: 'plugin.refused'; readonly code: string }
+  /** A timer the scheduler gave up on (its capability kept failing, or is gone); no user id. */
+  | { readonly event: 'timer.dropped'; readonly plugin: string; readonly capability: string; readonly code: string }
   | { readonly event: 'account.purge-started' | 'account.purged'; readonly purgeId: string };
 
 export class HostAudit {

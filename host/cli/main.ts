@@ -18,6 +18,7 @@ import { buildPlugin, checkForApproval, newPlugin, pluginLanguages, testPlugin, 
 import { KeyService } from '../keys/key-service.js';
 import { loadRootKeys } from '../keys/load-keys.js';
 import { LoginLinks } from '../../dashboard/login-links.js';
+import { inboxKeeps } from '../scheduler/timers.js';
 import { HostAudit } from '../audit/host-audit.js';
 import { dashboardBaseUrl } from '../fronts/dashboard-url.js';
 import { accountStatus, cancelDeletion, deleteAccount, exportProgress, exportToFile, exportToStream, printAudit } from './account-commands.js';
@@ -39,6 +40,7 @@ const commands = {
   ],
   console: [{ synopsis: 'console --user <name>', summary: 'Interactive prompt: one <plugin>.<capability> [params json] per line' }],
   dashboard: [{ synopsis: 'dashboard link --user <name>', summary: 'Print a single-use dashboard login link for console user <name> (10 minutes)' }],
+  inbox: [{ synopsis: 'inbox --user <name> [--json] [--limit N]', summary: "Print console user <name>'s inbox: replies of timers that fired (reminders), newest first" }],
   audit: [{ synopsis: 'audit --user <name> [--json] [--limit N]', summary: "Print console user <name>'s audit log, newest first (the last 50 lines unless --limit)" }],
   export: [
     {
@@ -172,6 +174,8 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
         return dashboardCommand(rest, io);
       case 'audit':
         return await auditCommand(rest, io);
+      case 'inbox':
+        return await inboxCommand(rest, io);
       case 'export':
         return await exportCommand(rest, io);
       case 'account':
@@ -416,6 +420,27 @@ async function auditCommand(args: readonly string[], io: CliIo): Promise<number>
   }
 }
 
+/** `inbox --user <name> [--json] [--limit N]`: what fired timers said to the user, newest first. */
+async function inboxCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const flags = parseFlags(args, ['--user', '--json', '--limit']);
+  const name = accountUser('inbox', flags);
+  const limit = flags.limit === undefined ? 20 : Number(flags.limit);
+  if (!/^\d{1,3}$/.test(flags.limit ?? '20') || limit < 1 || limit > inboxKeeps) throw usageError(`--limit must be a whole number from 1 to ${inboxKeeps}`);
+  const host = hostFromEnvironment(io, { workers: 1 });
+  try {
+    const caller = consoleCaller(name, host.config.chat.admins);
+    const messages = host.scheduler.inbox(caller.globalUserId, limit);
+    for (const message of messages) {
+      if (flags.json) io.out(JSON.stringify({ at: new Date(message.at).toISOString(), plugin: message.plugin, late: message.late, text: message.text }));
+      else io.out(`${new Date(message.at).toISOString()}  ${message.plugin}${message.late ? ' (late)' : ''}: ${message.text}`);
+    }
+    if (messages.length === 0 && !flags.json) io.err(`The inbox of ${caller.globalUserId} is empty.`);
+    return 0;
+  } finally {
+    await host.shutdown();
+  }
+}
+
 /**
  * `export --user <name> [--out <file>]`: the user's export document, into a file or to stdout.
  * Progress goes to stderr, so stdout holds the document alone.
@@ -597,6 +622,8 @@ async function start(io: CliIo): Promise<number> {
   await purge();
   const purgeTimer = setInterval(() => void purge(), 60_000);
   purgeTimer.unref();
+  // Timers missed while the host was down fire now (marked late); then due ones every second.
+  host.scheduler.start();
   // Listen for signals before announcing readiness: a supervisor may stop us as soon as it reads it.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const stopped = new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import type { MarketSettings } from '../market/market.js';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { BulkheadError } from '../core/errors.js';
@@ -48,6 +49,11 @@ const configVariables = [
   'BULKHEAD_LOG_LEVEL',
   'BULKHEAD_AUDIT_RETENTION_DAYS',
   'BULKHEAD_DELETION_GRACE_DAYS',
+  'BULKHEAD_TIMERS_PER_PLUGIN',
+  'BULKHEAD_MARKET_URL',
+  'BULKHEAD_MARKET_CACHE_SECONDS',
+  'BULKHEAD_MARKET_TIMEOUT_MS',
+  'BULKHEAD_TIMER_RETRIES',
   'BULKHEAD_AUDIT_TAP',
   'BULKHEAD_HTTP_HOST',
   'BULKHEAD_HTTP_PORT',
@@ -143,12 +149,23 @@ export interface BulkheadConfig {
   readonly chat: ChatSettings;
   readonly dashboard: DashboardSettings;
   readonly account: AccountSettings;
+  readonly scheduler: SchedulerConfig;
+  /** The price source of the `market` host function (host/market). */
+  readonly market: MarketSettings;
   /** `BULKHEAD_LOG_LEVEL`: fatal, error, warn, info (default), debug, trace or silent. */
   readonly logLevel: LogLevelName;
 }
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevelName = (typeof logLevels)[number];
+
+/** Timers set by plugins (host/scheduler). */
+export interface SchedulerConfig {
+  /** `BULKHEAD_TIMERS_PER_PLUGIN`: most timers one user may have with one plugin. Default 100. */
+  readonly timersPerPlugin: number;
+  /** `BULKHEAD_TIMER_RETRIES`: retries (with backoff) of a timer whose capability failed, before it is dropped. Default 5. */
+  readonly timerRetries: number;
+}
 
 /** Chat fronts and routing. Secrets (tokens, API keys) are not here: see `readChatSecrets`. */
 export interface ChatSettings {
@@ -307,6 +324,15 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       deletionGraceDays: integer('BULKHEAD_DELETION_GRACE_DAYS', env['BULKHEAD_DELETION_GRACE_DAYS'], 0, 3650, 30),
       auditTap: env['BULKHEAD_AUDIT_TAP'] ? path.resolve(cwd, env['BULKHEAD_AUDIT_TAP']) : undefined,
     },
+    scheduler: {
+      timersPerPlugin: integer('BULKHEAD_TIMERS_PER_PLUGIN', env['BULKHEAD_TIMERS_PER_PLUGIN'], 1, 100_000, 100),
+      timerRetries: integer('BULKHEAD_TIMER_RETRIES', env['BULKHEAD_TIMER_RETRIES'], 0, 20, 5),
+    },
+    market: {
+      url: url('BULKHEAD_MARKET_URL', env['BULKHEAD_MARKET_URL']),
+      cacheSeconds: integer('BULKHEAD_MARKET_CACHE_SECONDS', env['BULKHEAD_MARKET_CACHE_SECONDS'], 0, 86_400, 30),
+      timeoutMs: integer('BULKHEAD_MARKET_TIMEOUT_MS', env['BULKHEAD_MARKET_TIMEOUT_MS'], 100, 30_000, 1500),
+    },
     logLevel: oneOf('BULKHEAD_LOG_LEVEL', env['BULKHEAD_LOG_LEVEL'], logLevels, 'info'),
     chat: {
       httpHost: env['BULKHEAD_HTTP_HOST'] || '127.0.0.1',
@@ -321,7 +347,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       }),
     },
   };
-  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard), account: Object.freeze(config.account) });
+  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard), account: Object.freeze(config.account), scheduler: Object.freeze(config.scheduler), market: Object.freeze(config.market) });
 }
 
 function list(value: string | undefined): string[] {

@@ -383,6 +383,30 @@ export const errorTable = {
     message:
       "The answer would not fit in what is left of the plugin's memory limit, so it was not built. Free the answers you no longer need, ask for fewer records (limit), or raise limits.memoryMiB.",
   },
+  BH_SCHEDULE_INVALID: {
+    area: 'host-function',
+    message: 'The timer was not set: {problem}.',
+  },
+  BH_SCHEDULE_LIMIT: {
+    area: 'host-function',
+    message: 'The timer was not set: this user already has as many timers with this plugin as the host allows (BULKHEAD_TIMERS_PER_PLUGIN). Cancel one first.',
+  },
+  BH_MARKET_INVALID: {
+    area: 'host-function',
+    message: 'A market request must be {"symbols": [...]} with 1 to {max} symbols, each 1 to 15 upper-case letters, digits, dots or hyphens (AAPL, BRK.B, BTC-USD).',
+  },
+  BH_MARKET_UNAVAILABLE: {
+    area: 'host-function',
+    message: 'No price source is configured. The operator sets BULKHEAD_MARKET_URL (see the README, "Prices").',
+  },
+  BH_MARKET_TIMEOUT: {
+    area: 'host-function',
+    message: 'The price source did not answer within {limit} ms. Try again later.',
+  },
+  BH_MARKET_BAD_ANSWER: {
+    area: 'host-function',
+    message: 'The price source gave an answer the host cannot use ({problem}). No price was given; try again later.',
+  },
   BH_REPLY_INVALID: {
     area: 'host-function',
     message: 'A reply must be an object {"text": string} with 1 to {maxChars} characters of text and nothing else.',

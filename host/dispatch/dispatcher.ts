@@ -8,6 +8,17 @@ import { describeJsonLimit, jsonLimitExceeded, paramsJsonLimits } from '../core/
 import type { CallOutcome, Executor } from '../executor/executor.js';
 import type { SystemOp } from '../executor/protocol.js';
 import type { Capability, LoadedPlugin } from '../plugins/catalog.js';
+import type { TimerRequest } from '../scheduler/timers.js';
+
+/** The scheduler as the dispatcher sees it (host/scheduler/scheduler.ts). */
+export interface TimerHooks {
+  /** How many more timers the user may set with the plugin. */
+  room(userId: string, plugin: string): number;
+  /** Records what a successful call asked for; throws BH_SCHEDULE_LIMIT when it would pass the limit. */
+  apply(userId: string, plugin: string, requests: readonly TimerRequest[], timeZone: string): void;
+  /** The zone a caller without one of its own has (BULKHEAD_DEFAULT_TZ). */
+  readonly defaultTimeZone: string;
+}
 
 export interface DispatcherOptions {
   readonly plugins: ReadonlyMap<string, LoadedPlugin>;
@@ -30,9 +41,15 @@ export class Dispatcher {
   readonly #catalogs = new Map<string, readonly Capability[]>();
   /** Users whose account is being purged: none of their calls starts meanwhile. */
   readonly #blocked = new Set<string>();
+  #timers: TimerHooks | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
+  }
+
+  /** Connects the scheduler: plugins granted `schedule` may then set timers. */
+  attachTimers(timers: TimerHooks | undefined): void {
+    this.#timers = timers;
   }
 
   /**
@@ -116,7 +133,8 @@ export class Dispatcher {
     }
     const { capability, plugin, input } = resolved;
     const token = this.#token(caller, pluginName, plugin.limits.timeoutMs);
-    return this.#options.executor.call({
+    const timers = this.#timers && plugin.manifest.permissions?.includes('schedule') ? this.#timers : undefined;
+    const outcome = await this.#options.executor.call({
       userId: caller.globalUserId,
       plugin: pluginName,
       capability: capabilityName,
@@ -124,7 +142,13 @@ export class Dispatcher {
       token,
       input,
       timeoutMs: plugin.limits.timeoutMs,
+      ...(timers ? { timerRoom: timers.room(caller.globalUserId, pluginName) } : {}),
     });
+    if (!outcome.timers) return outcome;
+    // The call succeeded: what it asked of the scheduler takes effect now, before anyone hears of it.
+    const { timers: requests, ...rest } = outcome;
+    timers?.apply(caller.globalUserId, pluginName, requests, callerTimeZone(caller) ?? timers.defaultTimeZone);
+    return rest;
   }
 
   /** Refuses the user's calls (BH_ACCOUNT_BEING_DELETED) until `unblock`: while their account is purged. */
@@ -169,8 +193,15 @@ const recordedRefusals: ReadonlySet<string> = new Set(['BH_CAPABILITY_FORBIDDEN'
 const tokenTtlSeconds = 120;
 const maxRememberedTokens = 10_000;
 
+/** The caller's own time zone, when its front knows it (Slack's users.info). */
+function callerTimeZone(caller: CallerContext): string | undefined {
+  const zone = (caller as CallerContext & { readonly timeZone?: unknown }).timeZone;
+  return typeof zone === 'string' ? zone : undefined;
+}
+
 function forbiddenReason(capability: Capability, caller: Pick<CallerContext, 'front' | 'admin'>): string | undefined {
   if (capability.spec.name.startsWith('admin:') && !caller.admin) return "is an admin capability and needs the operator's admin flag";
+  if (capability.spec.scheduled === true && caller.front !== 'scheduler') return "is called only by the scheduler, when one of the plugin's timers is due";
   if (caller.front === 'dashboard' && capability.spec.dashboard !== true) return 'may not be called from the dashboard (its manifest does not set "dashboard": true)';
   return undefined;
 }

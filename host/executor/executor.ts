@@ -5,8 +5,11 @@ import { Worker } from 'node:worker_threads';
 import { BulkheadError } from '../core/errors.js';
 import { jsonLimitExceeded, resultJsonLimits } from '../core/json-limits.js';
 import { pagesPerMiB } from '../sandbox/limits.js';
-import type { CallMessage, FromWorker, SystemOp, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
+import type { CallMessage, FromWorker, Question, SystemOp, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
 import { Abandoned, stateLayout, WorkerState } from './worker-state.js';
+import type { TimerRequest } from '../scheduler/timers.js';
+import type { Prices } from '../market/market.js';
+import { answerBridge, createBridge } from './bridge.js';
 
 export interface ExecutorOptions {
   /** Worker threads; each owns the users that hash to it. Default: one per core. */
@@ -26,7 +29,9 @@ export interface ExecutorOptions {
   /** The largest memory limit of any plugin, MiB: becomes the process-wide engine ceiling. */
   readonly memoryCeilingMiB: number;
   /** Everything a worker starts with except its state buffer. */
-  readonly setup: Omit<WorkerSetup, 'state' | 'maxInstances' | 'instanceCacheBytes'>;
+  readonly setup: Omit<WorkerSetup, 'state' | 'bridge' | 'maxInstances' | 'instanceCacheBytes'>;
+  /** Answers the `market` host function (host/market); without it, BH_MARKET_UNAVAILABLE. */
+  readonly market?: (symbols: readonly string[]) => Promise<Prices>;
 }
 
 /** One capability call, as the dispatcher hands it over: identity only as a verified token. */
@@ -41,6 +46,8 @@ export interface ExecutorCall {
   readonly timeoutMs: number;
   /** The host's own work on the user's data instead of a plugin call (protocol.ts, SystemOp). */
   readonly system?: SystemOp;
+  /** See CallMessage.timerRoom. */
+  readonly timerRoom?: number;
 }
 
 export interface CallOutcome {
@@ -48,6 +55,8 @@ export interface CallOutcome {
   readonly replies: readonly string[];
   /** The capability's result JSON, or null when it set no output. */
   readonly result: unknown;
+  /** Timers the call set or removed; the dispatcher hands them to the scheduler. */
+  readonly timers?: readonly TimerRequest[];
 }
 
 interface Pending {
@@ -66,6 +75,10 @@ interface Shard {
   readonly pending: Map<number, Pending>;
   /** Calls accepted in this event-loop turn, posted together at its end. */
   outbox: CallMessage[];
+  /** Where this shard's worker waits for answers to its questions. */
+  bridge: SharedArrayBuffer;
+  /** The id of the worker's latest question: only that one is answered (an older one timed out). */
+  asked: number;
 }
 
 export const executorDefaults = Object.freeze({
@@ -132,6 +145,7 @@ export class Executor {
       input: call.input,
       timeoutMs: call.timeoutMs,
       ...(call.system ? { system: call.system } : {}),
+      ...(call.timerRoom !== undefined ? { timerRoom: call.timerRoom } : {}),
     };
     return new Promise<CallOutcome>((resolve, reject) => {
       shard.pending.set(message.seq, { message, timeoutMs: call.timeoutMs, resolve, reject });
@@ -172,10 +186,26 @@ export class Executor {
     );
   }
 
+  /** The response JSON of a worker's question (never rejects: failures are coded error responses). */
+  async #answer(question: Question): Promise<string> {
+    try {
+      if (!this.#options.market) throw new BulkheadError('BH_MARKET_UNAVAILABLE');
+      const { prices, missing } = await this.#options.market(question.symbols);
+      return JSON.stringify({ ok: true, prices, missing });
+    } catch (error) {
+      const coded = error instanceof BulkheadError ? error : new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the market question failed' });
+      return JSON.stringify({ ok: false, error: coded.toJSON() });
+    }
+  }
+
   #start(shard: Shard): void {
     const state = WorkerState.create();
+    const bridge = createBridge();
+    shard.bridge = bridge;
+    shard.asked = 0;
     const setup: WorkerSetup = {
       ...this.#options.setup,
+      bridge,
       maxInstances: this.#options.maxInstancesPerWorker ?? executorDefaults.maxInstancesPerWorker,
       instanceCacheBytes: this.#options.instanceCacheBytesPerWorker ?? executorDefaults.instanceCacheMiBPerWorker * 1048576,
       state,
@@ -187,6 +217,14 @@ export class Executor {
     const lastStarted = shard.state.slots;
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'closed') return;
+      if (message.type === 'ask') {
+        shard.asked = message.id;
+        void this.#answer(message.question).then((answer) => {
+          // A replaced worker, or a question the worker stopped waiting for, gets no answer.
+          if (shard.worker === worker && shard.asked === message.id) answerBridge(bridge, message.id, answer);
+        });
+        return;
+      }
       for (const result of message.results) {
         const pending = shard.pending.get(result.seq);
         if (!pending) continue;
@@ -195,7 +233,7 @@ export class Executor {
           // A system operation's answer is the host's own JSON; a plugin's is checked first.
           const parsed = pending.message.system ? { value: result.output === null ? null : (JSON.parse(result.output) as unknown) } : parseOutput(result.output, pending.message);
           if (parsed instanceof BulkheadError) pending.reject(parsed);
-          else pending.resolve({ replies: result.replies, result: parsed.value });
+          else pending.resolve({ replies: result.replies, result: parsed.value, ...(result.timers && result.timers.length > 0 ? { timers: result.timers } : {}) });
         } else {
           pending.reject(BulkheadError.revive(result.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable error from a worker' }));
         }

@@ -6,6 +6,7 @@ import type { SerializedError } from '../core/errors.js';
 import type { PluginManifest } from '../manifest/manifest.js';
 import type { PluginLimits } from '../sandbox/limits.js';
 import type { StoreSettings } from '../config/config.js';
+import type { TimerRequest } from '../scheduler/timers.js';
 
 /** What a worker is started with (`workerData`). */
 export interface WorkerSetup {
@@ -30,6 +31,8 @@ export interface WorkerSetup {
   readonly instanceCacheBytes: number;
   /** Shared with the watchdog: which call runs since when, and in what mode (host/executor/worker-state.ts). */
   readonly state: SharedArrayBuffer;
+  /** Where the main thread answers the worker's questions (host/executor/bridge.ts). */
+  readonly bridge: SharedArrayBuffer;
 }
 
 export interface WorkerPlugin {
@@ -64,6 +67,11 @@ export interface CallMessage {
    * same verified token (no plugin runs): see SystemOp.
    */
   readonly system?: SystemOp;
+  /**
+   * For a plugin granted `schedule`: how many more timers the user may set with it (the
+   * scheduler's count when the call was sent). Absent: the plugin may set none.
+   */
+  readonly timerRoom?: number;
 }
 
 /**
@@ -91,8 +99,17 @@ export type CallResult =
        * main thread: copying one string between threads costs far less than cloning the object.
        */
       readonly output: string | null;
+      /** What the call asked of the scheduler (host functions schedule and unschedule), in order. */
+      readonly timers?: readonly TimerRequest[];
     }
   | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError };
 
 /** Worker to main thread. Each result is posted before the worker starts its next call. */
-export type FromWorker = { readonly type: 'results'; readonly results: readonly CallResult[] } | { readonly type: 'closed' };
+export type FromWorker =
+  | { readonly type: 'results'; readonly results: readonly CallResult[] }
+  | { readonly type: 'closed' }
+  /** A host function's question only the main thread can answer; the answer goes to the bridge. */
+  | { readonly type: 'ask'; readonly id: number; readonly question: Question };
+
+/** `market`: prices of these symbols (already checked), answered as the host function's response JSON. */
+export type Question = { readonly kind: 'market'; readonly symbols: readonly string[] };

@@ -17,6 +17,8 @@ import { removeDatabaseFiles } from '../sqlite/encrypted-database.js';
 import { Keyring } from '../keys/keyring.js';
 import { hostNamespace, kernelNamespace } from '../sandbox/abi.js';
 import { classifyFailure, pluginError } from '../sandbox/failures.js';
+import type { TimerRequest } from '../scheduler/timers.js';
+import { awaitBridge } from './bridge.js';
 import { CallTimedOut, linkHostFunctions, type CallState, type HostRuntime } from '../sandbox/host-functions.js';
 import { ContractBreach, Kernel, MemoryLimitReached } from '../sandbox/kernel.js';
 import { Store } from '../store/store.js';
@@ -84,6 +86,9 @@ setInterval(() => {
 }, Math.min(idleCloseMs, 10_000)).unref();
 const instances = new InstanceCache(setup.maxInstances, setup.instanceCacheBytes);
 
+/** Questions asked of the main thread so far (host/executor/bridge.ts). */
+let questions = 0;
+
 /** The call in progress: what the host functions act for. */
 let current: CallState | undefined;
 
@@ -99,6 +104,11 @@ const runtime: HostRuntime = {
   },
   enterNative: () => state.move(Mode.guest, Mode.native),
   leaveNative: () => void state.move(Mode.native, Mode.guest),
+  askMarket(symbols, waitMs) {
+    const id = ++questions;
+    port.postMessage({ type: 'ask', id, question: { kind: 'market', symbols } } satisfies FromWorker);
+    return awaitBridge(setup.bridge, id, waitMs);
+  },
 };
 
 function reasonOf(error: Error): number {
@@ -144,8 +154,8 @@ async function pump(): Promise<void> {
     try {
       // The user is the one the token names, verified here before anything runs or is recorded.
       const claims = tokens.verify(call.token, call.plugin);
-      const { replies, output } = call.system ? native(() => runSystem(call, claims)) : await runAudited(call, claims);
-      outbox.push({ type: 'done', seq: call.seq, replies, output });
+      const { replies, output, timers } = call.system ? native(() => runSystem(call, claims)) : await runAudited(call, claims);
+      outbox.push({ type: 'done', seq: call.seq, replies, output, ...(timers && timers.length > 0 ? { timers } : {}) });
     } catch (error) {
       outbox.push({ type: 'failed', seq: call.seq, error: toBulkheadError(error, call).toJSON() });
     }
@@ -181,6 +191,7 @@ const utf8 = new TextEncoder();
 interface Answer {
   readonly replies: string[];
   readonly output: string | null;
+  readonly timers?: readonly TimerRequest[];
 }
 
 /**
@@ -310,6 +321,9 @@ async function run(call: CallMessage, claims: CallerClaims, lines: AuditEntry[])
     queries: 0,
     fatal: undefined,
     lines,
+    timers: [],
+    timerRoom: call.timerRoom ?? 0,
+    scheduled: scheduledOf(plugin),
   };
   current = callState;
   try {
@@ -327,11 +341,23 @@ async function run(call: CallMessage, claims: CallerClaims, lines: AuditEntry[])
   try {
     // A plugin that fails after the store was busy failed because of it: say so, in the host's words.
     if (kernel.failed) throw callState.storeBusy ?? pluginError(callState);
-    return { replies: callState.replies, output: outputText(kernel.output(), callState) };
+    return { replies: callState.replies, output: outputText(kernel.output(), callState), timers: callState.timers };
   } finally {
     kernel.end();
     instances.keep(key, instance);
   }
+}
+
+const scheduledCapabilities = new Map<string, ReadonlySet<string>>();
+
+/** The plugin's capabilities only the scheduler calls: the ones its timers may name. */
+function scheduledOf(plugin: WorkerPlugin): ReadonlySet<string> {
+  let names = scheduledCapabilities.get(plugin.manifest.name);
+  if (!names) {
+    names = new Set((plugin.manifest.capabilities ?? []).filter((c) => c.scheduled === true).map((c) => c.name));
+    scheduledCapabilities.set(plugin.manifest.name, names);
+  }
+  return names;
 }
 
 async function instantiate(plugin: WorkerPlugin): Promise<Instance> {

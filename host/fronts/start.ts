@@ -76,6 +76,7 @@ export async function startFronts(host: Host, environment: Environment, options:
       dispatcher: host.dispatcher,
       account: host.account,
       deletionGraceDays: host.config.account.deletionGraceDays,
+      inbox: (globalUserId, limit) => host.scheduler.inbox(globalUserId, limit),
       plugins: host.catalog.plugins,
       sessions,
       links,
@@ -127,6 +128,8 @@ export async function startFronts(host: Host, environment: Environment, options:
   }, 3_600_000);
   pruning.unref();
   void slack?.start();
+  // A fired timer's replies go to the user's Slack DM when they have a Slack identity.
+  if (slack) host.scheduler.setDelivery(({ userId, texts }) => slack.directMessage(userId, texts));
   const slackStatus =
     selected.mode === 'off'
       ? `off (${selected.why})`
@@ -143,6 +146,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     routes,
     async close() {
       clearInterval(pruning);
+      host.scheduler.setDelivery(undefined);
       await slack?.stop();
       await http.close();
       host.attachSessions(undefined);

@@ -101,6 +101,11 @@ export class KeyService {
     return deriveKey(this.#master, ['deletions']);
   }
 
+  /** Key of the timers database (plugins' timers, users' inboxes). */
+  timersKey(): Buffer {
+    return deriveKey(this.#master, ['timers']);
+  }
+
   keyringKey(): Buffer {
     return deriveKey(this.#master, ['keyring']);
   }

@@ -37,6 +37,8 @@ export interface CapabilitySpec {
   readonly params?: Readonly<Record<string, unknown>>;
   readonly examples?: readonly { readonly text?: string; readonly params: Readonly<Record<string, unknown>> }[];
   readonly dashboard?: boolean;
+  /** Called only by the scheduler, for a timer the plugin set (schedule host function). */
+  readonly scheduled?: boolean;
 }
 
 export interface LimitsSpec {

@@ -67,10 +67,13 @@ export const hostFunctionAbi: ReadonlyMap<string, AbiFunction> = new Map<string,
   ['block_write', { namespace: hostNamespace, permission: null, params: [i32, i32], results: [i64], native: false }],
   ['query', { namespace: hostNamespace, permission: 'query', params: [i64], results: [i64], native: true }],
   ['reply', { namespace: hostNamespace, permission: 'reply', params: [i64], results: [i64], native: false }],
+  ['schedule', { namespace: hostNamespace, permission: 'schedule', params: [i64], results: [i64], native: false }],
+  ['unschedule', { namespace: hostNamespace, permission: 'schedule', params: [i64], results: [i64], native: false }],
+  ['market', { namespace: hostNamespace, permission: 'market', params: [i64], results: [i64], native: false }],
 ]);
 
 /** Permissions a manifest may hold that this version cannot serve yet. */
-export const unavailablePermissions: ReadonlySet<Permission> = new Set<Permission>(['schedule', 'market', 'vault']);
+export const unavailablePermissions: ReadonlySet<Permission> = new Set<Permission>(['vault']);
 
 /** The entry for an import, or undefined when the host provides no such function. */
 export function abiFunction(namespace: string, name: string): AbiFunction | undefined {

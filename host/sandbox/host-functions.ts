@@ -13,6 +13,10 @@ import { BulkheadError } from '../core/errors.js';
 import type { PluginManifest } from '../manifest/manifest.js';
 import type { Store } from '../store/store.js';
 import type { AuditEntry } from '../audit/audit-log.js';
+import { randomBytes } from 'node:crypto';
+import type { TimerRequest } from '../scheduler/timers.js';
+import { validRepeat } from '../scheduler/cron.js';
+import { maxSymbolsPerRequest, symbolPattern } from '../market/market.js';
 import { hostFunctionAbi, type AbiFunction } from './abi.js';
 import { ContractBreach, MemoryLimitReached, type ImportFunction, type Kernel } from './kernel.js';
 import { hostFunctionLimits, type PluginLimits } from './limits.js';
@@ -43,6 +47,12 @@ export interface CallState {
    * caller hears BH_STORE_BUSY (what happened, and what to do) rather than the plugin's rewording.
    */
   storeBusy?: BulkheadError;
+  /** What the call asked of the scheduler; applied by the host only if the call succeeds. */
+  readonly timers: TimerRequest[];
+  /** How many timers the call may add (the user's room with this plugin when it was sent). */
+  readonly timerRoom: number;
+  /** The plugin's capabilities a timer may name (manifest `"scheduled": true`). */
+  readonly scheduled: ReadonlySet<string>;
 }
 
 /** What the worker provides to the host functions. */
@@ -55,6 +65,11 @@ export interface HostRuntime {
   /** Announces native work; false when the worker has been doomed. */
   enterNative(): boolean;
   leaveNative(): void;
+  /**
+   * Asks the main thread for prices and waits at most `waitMs`: the response JSON, or undefined
+   * when no answer came in time (host/executor/bridge.ts).
+   */
+  askMarket(symbols: readonly string[], waitMs: number): string | undefined;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -65,6 +80,9 @@ const implementations: Readonly<Record<string, Implementation>> = {
   block_write: blockWrite as Implementation,
   query: hostQuery as Implementation,
   reply: hostReply as Implementation,
+  schedule: hostSchedule as Implementation,
+  market: hostMarket as Implementation,
+  unschedule: hostUnschedule as Implementation,
 };
 
 for (const name of hostFunctionAbi.keys()) {
@@ -173,6 +191,101 @@ function hostReply(_runtime: HostRuntime, call: CallState, handle: bigint): bigi
 }
 
 const okResponse = '{"ok":true}';
+
+/** The limits of a timer request (see pdk/README.md, section 5). */
+export const timerLimits = {
+  maxPayloadBytes: 1024,
+  /** How far ahead a timer may be set. */
+  maxAheadMs: 5 * 366 * 86_400_000,
+  /** A time this far in the past is refused (a little slack for a time computed just before). */
+  maxBehindMs: 86_400_000,
+  maxRequestsPerCall: 16,
+} as const;
+
+/** RFC 3339: a date, a time and an explicit zone (Z or an offset). */
+const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+const timerIdPattern = /^t_[A-Za-z0-9_-]{16}$/;
+
+/**
+ * `schedule(i64 request) -> i64 response`: `{at, capability, payload?, repeat?}` sets a timer that
+ * calls `capability` (one of this plugin's `"scheduled"` capabilities) for this user at `at`, and
+ * answers its id. The timer exists only once the call has succeeded (like the call's store writes).
+ */
+function hostSchedule(_runtime: HostRuntime, call: CallState, handle: bigint): bigint {
+  return respond(call, () => {
+    const request = readRequest(call, handle, 'schedule');
+    const invalid = (problem: string): BulkheadError => new BulkheadError('BH_SCHEDULE_INVALID', { problem });
+    if (!isPlainObject(request)) throw invalid('the request must be an object {at, capability, payload?, repeat?}');
+    const extra = Object.keys(request).find((key) => !['at', 'capability', 'payload', 'repeat'].includes(key));
+    if (extra !== undefined) throw invalid('the request may hold only at, capability, payload and repeat');
+    const { at, capability, payload, repeat } = request;
+    // Without `at`, a repeating timer starts at the repeat's next occurrence (the host knows the time; the plugin does not).
+    let dueAt: number | null = null;
+    if (at !== undefined || typeof repeat !== 'string') {
+      if (typeof at !== 'string' || !rfc3339.test(at) || Number.isNaN(Date.parse(at))) throw invalid('at must be an ISO 8601 date-time with Z or an offset (it may be left out only with a repeat)');
+      dueAt = Date.parse(at);
+      const now = Date.now();
+      if (dueAt < now - timerLimits.maxBehindMs) throw invalid('at is more than a day in the past');
+      if (dueAt > now + timerLimits.maxAheadMs) throw invalid('at is more than five years ahead');
+    }
+    if (typeof capability !== 'string' || !call.scheduled.has(capability)) {
+      throw invalid('capability must name one of this plugin\'s capabilities marked "scheduled": true in plugin.json');
+    }
+    if (repeat !== undefined && repeat !== null && (typeof repeat !== 'string' || !validRepeat(repeat))) {
+      throw invalid('repeat must be a 5-field cron expression (minute hour day-of-month month day-of-week)');
+    }
+    const payloadText = JSON.stringify(payload ?? null);
+    if (Buffer.byteLength(payloadText) > timerLimits.maxPayloadBytes) throw invalid(`the payload is larger than ${timerLimits.maxPayloadBytes} bytes as JSON; keep the data in the store and put its id in the payload`);
+    if (call.timers.length >= timerLimits.maxRequestsPerCall) {
+      throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: timerLimits.maxRequestsPerCall, function: 'schedule', setting: 'the host (fixed)' });
+    }
+    const adding = call.timers.filter((t) => t.op === 'add').length;
+    if (adding >= call.timerRoom) throw new BulkheadError('BH_SCHEDULE_LIMIT');
+    const id = `t_${randomBytes(12).toString('base64url')}`;
+    call.timers.push({ op: 'add', id, capability, dueAt, payload: payloadText, repeat: typeof repeat === 'string' ? repeat : null });
+    return JSON.stringify({ ok: true, id });
+  });
+}
+
+/**
+ * `market(i64 request) -> i64 response`: `{symbols}` answers `{"ok":true,"prices":{...},"missing":[...]}`
+ * with prices the host fetched (plugins get no network), or a coded error (no source, time-out,
+ * a bad answer). The wait counts against the call's time.
+ */
+function hostMarket(runtime: HostRuntime, call: CallState, handle: bigint): bigint {
+  return respond(call, () => {
+    const request = readRequest(call, handle, 'market');
+    const symbols = isPlainObject(request) && Object.keys(request).length === 1 ? request['symbols'] : undefined;
+    if (!Array.isArray(symbols) || symbols.length === 0 || symbols.length > maxSymbolsPerRequest || !symbols.every((s) => typeof s === 'string' && symbolPattern.test(s))) {
+      throw new BulkheadError('BH_MARKET_INVALID', { max: maxSymbolsPerRequest });
+    }
+    if (call.queries >= call.limits.maxQueriesPerCall) {
+      throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: call.limits.maxQueriesPerCall, function: 'market', setting: 'maxQueriesPerCall' });
+    }
+    call.queries++;
+    // What is left of the call's time, less a margin for the plugin to use the answer.
+    const waitMs = Math.max(0, call.deadline - Date.now() - 20);
+    const answer = runtime.askMarket(symbols as string[], waitMs);
+    if (answer === undefined) throw new BulkheadError('BH_MARKET_TIMEOUT', { limit: waitMs });
+    return answer;
+  });
+}
+
+/** `unschedule(i64 request) -> i64 response`: `{id}` removes one of this user's timers of this plugin (if it exists) once the call succeeds. */
+function hostUnschedule(_runtime: HostRuntime, call: CallState, handle: bigint): bigint {
+  return respond(call, () => {
+    const request = readRequest(call, handle, 'unschedule');
+    const id = isPlainObject(request) && Object.keys(request).length === 1 ? request['id'] : undefined;
+    if (typeof id !== 'string' || !timerIdPattern.test(id)) throw new BulkheadError('BH_SCHEDULE_INVALID', { problem: 'the request must be {"id": "<a timer id from schedule>"}' });
+    if (call.timers.length >= timerLimits.maxRequestsPerCall) {
+      throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: timerLimits.maxRequestsPerCall, function: 'unschedule', setting: 'the host (fixed)' });
+    }
+    const added = call.timers.findIndex((t) => t.op === 'add' && t.id === id);
+    if (added >= 0) call.timers.splice(added, 1);
+    else call.timers.push({ op: 'remove', id });
+    return okResponse;
+  });
+}
 
 /**
  * Runs a host function body, which answers its response as JSON text; coded errors become an

@@ -78,3 +78,14 @@ export declare function host_query(request: i64): i64;
 /** Permission `reply`. Takes a block of `{"text":...}`; returns a block of `{"ok":true}` or an error. */
 @external("extism:host/user", "reply")
 export declare function host_reply(message: i64): i64;
+
+/**
+ * Permission `schedule`. Takes a block of `{"at":...,"capability":...,"payload":...,"repeat"?:...}`;
+ * returns a block of `{"ok":true,"id":"<timer id>"}` or an error.
+ */
+@external("extism:host/user", "schedule")
+export declare function host_schedule(request: i64): i64;
+
+/** Permission `schedule`. Takes a block of `{"id":"<timer id>"}`; returns a block of `{"ok":true}` or an error. */
+@external("extism:host/user", "unschedule")
+export declare function host_unschedule(request: i64): i64;

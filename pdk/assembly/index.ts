@@ -1,8 +1,9 @@
 // The Bulkhead PDK for AssemblyScript: what a plugin author imports.
 //
 // A capability is an exported function `(): i32`. It reads its params with `params()`, may call
-// `reply` and the store helpers, and ends with `return succeed(result)` or `return fail(message)`.
-// The i32 it returns is ignored by the host; only `fail` (error_set) makes a call fail.
+// `reply`, the store helpers and `schedule`, and ends with `return succeed(result)` or
+// `return fail(message)`. The i32 it returns is ignored by the host; only `fail` (error_set) makes
+// a call fail.
 //
 // @example
 // import { params, succeed, fail, reply, Json } from "../../../pdk/assembly";
@@ -25,6 +26,8 @@ export { TextBuilder } from "./text";
 export { Json, JsonKind, JsonParseResult, parseJson, JSON_MAX_DEPTH } from "./json";
 export { HostResult, PDK_ALLOC_REFUSED, PDK_BAD_RESPONSE } from "./result";
 export { StoreResult, FindOptions, query, insert, find, update, remove, count, escapeLike } from "./store";
+export { ScheduleResult, schedule, unschedule } from "./schedule";
+export { market, MarketResult, MARKET_MAX_SYMBOLS } from "./market";
 
 /**
  * The call's params: the JSON object the host validated against the capability's params schema

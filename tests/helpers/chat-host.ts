@@ -23,6 +23,10 @@ export interface ChatHostOptions {
   readonly env?: Record<string, string>;
   /** The clock of the Slack signature check. */
   readonly now?: () => number;
+  /** The host's clock (timers, deletion grace, audit times). */
+  readonly hostNow?: () => number;
+  /** A data directory the caller owns (kept on close) with its root keys, so that a test can restart the host on it. */
+  readonly dataDir?: { readonly dir: string; readonly masterKey: string; readonly signingKey: string };
 }
 
 export interface ChatHost {
@@ -45,11 +49,11 @@ export async function slackNotesOf(host: Host, teamId: string, userId: string): 
 }
 
 export async function startChatHost(options: ChatHostOptions): Promise<ChatHost> {
-  const { dir, cleanup } = tempDir('bulkhead-chat-');
+  const { dir, cleanup } = options.dataDir ? { dir: options.dataDir.dir, cleanup: () => undefined } : tempDir('bulkhead-chat-');
   const vars: Record<string, string> = {
     BULKHEAD_DATA_DIR: dir,
-    BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
-    BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_MASTER_KEY: options.dataDir?.masterKey ?? randomBytes(32).toString('hex'),
+    BULKHEAD_SIGNING_KEY: options.dataDir?.signingKey ?? randomBytes(32).toString('hex'),
     BULKHEAD_WORKERS: '2',
     BULKHEAD_HTTP_PORT: '0',
     SLACK_API_URL: options.slackApiUrl,
@@ -62,7 +66,7 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
   const environment = readEnvironment(vars, dir);
   const { lines: logLines, destination } = captureLogLines();
   const logger = createLogger({ level: 'trace', destination });
-  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir], logger });
+  const host = createHost(loadConfig(environment, dir), environment, { builtInDirs: [builtInPluginsDir], logger, ...(options.hostNow ? { now: options.hostNow } : {}) });
   const fronts = await startFronts(host, environment, {
     logger,
     slackRetryBaseMs: 50,

@@ -145,7 +145,7 @@ describe('typos', () => {
     const run = bulkhead(['zzzzzzzzzz\u001b[2J;rm -rf /' + 'y'.repeat(100)]);
     assert.equal(run.status, 2);
     const first = run.stderr.split('\n')[0] as string;
-    assert.match(first, /^Unknown command "zzzzzzzzzz2Jrm-rfy+"\. Known: start, invoke, console, dashboard, audit, export, account, plugin, keys, help, version\./);
+    assert.match(first, /^Unknown command "zzzzzzzzzz2Jrm-rfy+"\. Known: start, invoke, console, dashboard, inbox, audit, export, account, plugin, keys, help, version\./);
     assert.ok((/"([^"]*)"/.exec(first)?.[1] ?? '').length <= 32);
     // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(run.stderr, /\u001b/);

@@ -155,6 +155,9 @@ function withHostCall(fn: (h: HostCall) => void): void {
       queries: 0,
       fatal: undefined,
       lines: [],
+      timers: [],
+      timerRoom: 0,
+      scheduled: new Set(),
     };
     const runtime: HostRuntime = {
       store: t.store,
@@ -162,6 +165,7 @@ function withHostCall(fn: (h: HostCall) => void): void {
       fail: (c, error) => (c.fatal ??= error),
       enterNative: () => true,
       leaveNative: () => undefined,
+      askMarket: () => undefined,
     };
     const functions = linkHostFunctions(notesManifest, runtime);
     fn({

@@ -145,6 +145,27 @@ export class SlackFront {
     return this.#ready;
   }
 
+  /**
+   * Sends texts to a user's DM with the bot (a fired timer's replies): conversations.open with the
+   * Slack user id linked to the user, then one message per text. False when the user has no Slack
+   * identity or the DM could not be sent (logged, without the texts).
+   */
+  async directMessage(globalUserId: string, texts: readonly string[]): Promise<boolean> {
+    if (this.#stopped) return false;
+    const linked = this.#options.identities.identitiesOf(globalUserId).find((identity) => identity.platform === 'slack');
+    if (!linked) return false;
+    try {
+      const opened = await this.#app.client.conversations.open({ users: linked.userId });
+      const dm = opened.channel?.id;
+      if (!dm) throw new Error('conversations.open answered without a channel');
+      for (const text of texts) await this.#app.client.chat.postMessage({ channel: dm, text, unfurl_links: false, unfurl_media: false });
+    } catch (error) {
+      this.#options.logger.error({ err: error }, 'slack.direct_message_failed');
+      return false;
+    }
+    return true;
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     await this.#app.stop().catch(() => undefined);
