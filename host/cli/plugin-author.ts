@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BulkheadConfig, Environment } from '../config/config.js';
@@ -147,28 +147,11 @@ export async function buildPlugin(given: string, out: string | undefined, io: Au
   const source = readSource(given);
   const outDir = out === undefined ? path.join(source.folder, 'build') : path.resolve(out);
   if (source.language === 'c') await requireTool('clang', 'C', clangInstall);
-  // pdk/build.mjs builds every plugin folder inside a source root: the root given here is a
-  // temporary folder holding only a copy of this one (less its build output), so nothing beside
-  // it is built.
-  const work = mkdtempSync(path.join(os.tmpdir(), 'bulkhead-build-'));
-  try {
-    const name = path.basename(source.folder);
-    cpSync(source.folder, path.join(work, 'src', name), { recursive: true, filter: (file) => isSourceFile(source.folder, file) });
-    // Run from the root, so the compiler's messages name files as `<folder>/assembly/index.ts`.
-    const run = await runNode([fromRoot('pdk', 'build.mjs'), '.', path.join(work, 'out')], path.join(work, 'src'));
-    const messages = run.output.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('built '));
-    for (const line of messages) io.err(line);
-    if (run.code !== 0) throw new BulkheadError('BH_PLUGIN_BUILD_FAILED', { folder: source.folder });
-    mkdirSync(outDir, { recursive: true });
-    for (const file of ['plugin.wasm', 'plugin.json']) {
-      // Renamed into place, so a host reading the folder never sees half a file.
-      const temporary = path.join(outDir, `.${file}.${process.pid}.tmp`);
-      copyFileSync(path.join(work, 'out', name, file), temporary);
-      renameSync(temporary, path.join(outDir, file));
-    }
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  // The one-folder form of pdk/build.mjs, run from here so its messages name files as typed.
+  const run = await runNode([fromRoot('pdk', 'build.mjs'), '--folder', source.folder, outDir], process.cwd());
+  const messages = run.output.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('built '));
+  for (const line of messages) io.err(line);
+  if (run.code !== 0) throw new BulkheadError('BH_PLUGIN_BUILD_FAILED', { folder: source.folder });
   const kib = (statSync(path.join(outDir, 'plugin.wasm')).size / 1024).toFixed(1);
   io.out(`Built ${shownPath(outDir)} (plugin.json, plugin.wasm ${kib} KiB) from ${sourceName(source)}.`);
   return outDir;
@@ -208,15 +191,7 @@ function runNode(args: readonly string[], cwd: string): Promise<{ code: number |
   });
 }
 
-/** Whether `file` in the plugin folder `root` is source: not its build output, node_modules or a dot file. */
-function isSourceFile(root: string, file: string): boolean {
-  const relative = path.relative(root, file);
-  if (relative === '') return true;
-  const parts = relative.split(path.sep);
-  return !parts.some((part) => part.startsWith('.') || part === 'node_modules') && parts[0] !== 'build';
-}
-
-/** The latest modification time (ms) of the source files (isSourceFile). */
+/** The latest modification time (ms) of the source files, leaving out build/, node_modules and dot files. */
 function newestSourceChange(folder: string, depth = 0): number {
   let newest = 0;
   for (const entry of readdirSync(folder, { withFileTypes: true })) {
