@@ -56,47 +56,78 @@ test('`plugin --help` shows the author commands first', () => {
   assert.match(run.stdout, /bulkhead plugin new <name> \[--lang assemblyscript\|c\][\s\S]*bulkhead plugin build <folder>[\s\S]*bulkhead plugin test <folder>[\s\S]*bulkhead plugin approve <folder>/);
 });
 
-describe('AssemblyScript, from an empty folder to an answer', () => {
-  test('new, build, test, approve, invoke', () => {
-    const created = bulkhead(['plugin', 'new', 'hello']);
-    ok(created, 'plugin new');
-    assert.match(created.stdout, /Created hello\/ \(AssemblyScript\): plugin\.json, assembly\/index\.ts, README\.md/);
-    assert.match(readFileSync(path.join(dir, 'hello', 'assembly', 'index.ts'), 'utf8'), /from "bulkhead-pdk"/);
-    assert.equal((JSON.parse(readFileSync(path.join(dir, 'hello', 'plugin.json'), 'utf8')) as { name: string }).name, 'hello');
+/**
+ * `plugin new <name> [--lang]`, `plugin build`, `plugin test`, `plugin approve <name>/build`, then
+ * `invoke`: the whole path, checking what each step prints.
+ */
+function fromZero(name: string, lang: 'assemblyscript' | 'c'): void {
+  const created = bulkhead(['plugin', 'new', name, ...(lang === 'c' ? ['--lang', 'c'] : [])]);
+  ok(created, 'plugin new');
+  const source = lang === 'c' ? 'src/plugin.c' : 'assembly/index.ts';
+  assert.match(created.stdout, new RegExp(`Created ${name}/ \\(${lang === 'c' ? 'C' : 'AssemblyScript'}\\): plugin\\.json, ${source.replace('.', '\\.')}, README\\.md`));
+  assert.match(readFileSync(path.join(dir, name, source), 'utf8'), lang === 'c' ? /#include "bulkhead\.h"/ : /from "bulkhead-pdk"/);
+  assert.equal((JSON.parse(readFileSync(path.join(dir, name, 'plugin.json'), 'utf8')) as { name: string }).name, name);
 
-    const built = bulkhead(['plugin', 'build', 'hello']);
-    ok(built, 'plugin build');
-    assert.match(built.stdout, /Built hello\/build \(plugin\.json, plugin\.wasm [\d.]+ KiB\) from assembly\/index\.ts\./);
-    assert.ok(existsSync(path.join(dir, 'hello', 'build', 'plugin.wasm')));
+  const built = bulkhead(['plugin', 'build', name]);
+  ok(built, 'plugin build');
+  assert.match(built.stdout, new RegExp(`Built ${name}/build \\(plugin\\.json, plugin\\.wasm [\\d.]+ KiB\\) from ${lang === 'c' ? 'src/\\*\\.c' : 'assembly/index\\.ts'}\\.`));
+  assert.ok(existsSync(path.join(dir, name, 'build', 'plugin.wasm')));
 
-    const tested = bulkhead(['plugin', 'test', 'hello']);
-    ok(tested, 'plugin test');
-    assert.doesNotMatch(tested.stdout, /Built /, 'the build is up to date: not built again');
-    assert.match(tested.stdout, /^ok {4}hello\.greet \{"name":"Ada"\}\n {8}reply {2}"Hello, Ada!"\n {8}result \{"greeted":"Ada"\}$/m);
-    assert.match(tested.stdout, /^ok {4}hello\.greet \{"name":"Grace"\}$/m);
-    // The examples share one store, in manifest order: greetings sees both greets.
-    assert.match(tested.stdout, /^ok {4}hello\.greetings \{\}\n {8}reply {2}"There have been 2 greetings\."\n {8}result \{"greetings":2\}$/m);
-    assert.match(tested.stdout, /^3 of 3 example calls passed\.$/m);
-    // The test host's data and approval went to a temporary folder, now removed: the operator's
-    // data folder has no approval, and nothing is left behind.
-    assert.equal(existsSync(path.join(dir, 'data', 'approvals.json')), false);
-    assert.deepEqual(readdirSync(scratch), []);
+  const tested = bulkhead(['plugin', 'test', name]);
+  ok(tested, 'plugin test');
+  assert.doesNotMatch(tested.stdout, /Built /, 'the build is up to date: not built again');
+  assert.match(tested.stdout, new RegExp(`^ok {4}${name}\\.greet \\{"name":"Ada"\\}\\n {8}reply {2}"Hello, Ada!"\\n {8}result \\{"greeted":"Ada"\\}$`, 'm'));
+  assert.match(tested.stdout, new RegExp(`^ok {4}${name}\\.greet \\{"name":"Grace"\\}$`, 'm'));
+  // The examples share one store, in manifest order: greetings sees both greets.
+  assert.match(tested.stdout, new RegExp(`^ok {4}${name}\\.greetings \\{\\}\\n {8}reply {2}"There have been 2 greetings\\."\\n {8}result \\{"greetings":2\\}$`, 'm'));
+  assert.match(tested.stdout, /^3 of 3 example calls passed\.$/m);
+  // The test host's data and approval went to a temporary folder, now removed: the operator's
+  // data folder has no approval of it, and nothing is left behind.
+  const approvals = path.join(dir, 'data', 'approvals.json');
+  assert.ok(!existsSync(approvals) || !readFileSync(approvals, 'utf8').includes(`"${name}"`));
+  assert.deepEqual(readdirSync(scratch), []);
 
-    const source = bulkhead(['plugin', 'approve', 'hello']);
-    assert.equal(source.status, 1, 'the source folder is not a plugin folder');
-    assert.match(source.stderr, /note: hello\/build holds what `plugin build` made from this folder: approve that folder/);
+  const unbuilt = bulkhead(['plugin', 'approve', name]);
+  assert.equal(unbuilt.status, 1, 'the source folder is not a plugin folder');
+  assert.match(unbuilt.stderr, new RegExp(`note: ${name}/build holds what \`plugin build\` made from this folder: approve that folder`));
 
-    const approved = bulkhead(['plugin', 'approve', 'hello/build']);
-    ok(approved, 'plugin approve');
-    assert.match(approved.stdout, /Approved hello 0\.1\.0 from /);
+  const approved = bulkhead(['plugin', 'approve', `${name}/build`]);
+  ok(approved, 'plugin approve');
+  assert.match(approved.stdout, new RegExp(`Approved ${name} 0\\.1\\.0 from `));
 
-    const answer = bulkhead(['invoke', '--user', 'alice', 'hello.greet', '{"name":"Ada"}', '--json'], { BULKHEAD_PLUGIN_PATH: 'hello/build' });
-    ok(answer, 'invoke');
-    assert.deepEqual(JSON.parse(answer.stdout), { replies: ['Hello, Ada!'], result: { greeted: 'Ada' } });
-    const count = bulkhead(['invoke', '--user', 'alice', 'hello.greetings'], { BULKHEAD_PLUGIN_PATH: 'hello/build' });
-    ok(count, 'invoke greetings');
-    assert.match(count.stdout, /^There has been 1 greeting\.$/m, 'alice has her own store: the test calls are not in it');
+  const pluginPath = { BULKHEAD_PLUGIN_PATH: `${name}/build` };
+  const answer = bulkhead(['invoke', '--user', 'alice', `${name}.greet`, '{"name":"Ada"}', '--json'], pluginPath);
+  ok(answer, 'invoke');
+  assert.deepEqual(JSON.parse(answer.stdout), { replies: ['Hello, Ada!'], result: { greeted: 'Ada' } });
+  const count = bulkhead(['invoke', '--user', 'alice', `${name}.greetings`], pluginPath);
+  ok(count, 'invoke greetings');
+  assert.match(count.stdout, /^There has been 1 greeting\.$/m, 'alice has her own store: the test calls are not in it');
+}
+
+describe('C, from an empty folder to an answer', () => {
+  test('new --lang c, build, test, approve, invoke', () => fromZero('hello-c', 'c'));
+
+  test('without clang on the PATH, the build says what to install', () => {
+    const run = bulkhead(['plugin', 'build', 'hello-c', '--out', 'no-clang'], { PATH: path.join(dir, 'no-such-folder') });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /error BH_PLUGIN_TOOL_MISSING: clang is needed to build C plugins and was not found on the PATH: install clang and lld/);
+    assert.equal(existsSync(path.join(dir, 'no-clang')), false);
   });
+
+  test('a compile error shows clang\'s message, where it is, and exits 1', () => {
+    const folder = path.join(dir, 'typo-c');
+    cpSync(path.join(dir, 'hello-c'), folder, { recursive: true });
+    const source = path.join(folder, 'src', 'plugin.c');
+    writeFileSync(source, readFileSync(source, 'utf8').replace("bh_buf_byte(&text, '!');", "bh_buf_bytes(&text, '!');"));
+    const run = bulkhead(['plugin', 'build', 'typo-c']);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /typo-c\/src\/plugin\.c:\d+:\d+: error: .*bh_buf_bytes/);
+    assert.match(run.stderr, /error BH_PLUGIN_BUILD_FAILED: The plugin in .*typo-c did not build/);
+  });
+});
+
+describe('AssemblyScript, from an empty folder to an answer', () => {
+  test('new, build, test, approve, invoke', () => fromZero('hello', 'assemblyscript'));
 
   test('a source changed after the build is built again by `plugin test`', () => {
     const folder = path.join(dir, 'hello');
@@ -145,6 +176,12 @@ describe('mistakes on the way', () => {
     const missing = bulkhead(['plugin', 'build']);
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /plugin build needs the <folder> of the plugin/);
+  });
+
+  test('a plugin inside the repository that imports the PDK by relative path builds too', () => {
+    const run = bulkhead(['plugin', 'build', fromRoot('plugins-src', 'notes'), '--out', 'notes-built']);
+    ok(run, 'plugin build');
+    assert.match(run.stdout, /^Built notes-built \(plugin\.json, plugin\.wasm [\d.]+ KiB\) from assembly\/index\.ts\.$/m);
   });
 
   test('a compile error shows the compiler message, where it is, and exits 1', () => {
