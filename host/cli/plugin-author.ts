@@ -91,7 +91,7 @@ interface Source {
   readonly language: PluginLanguage | 'wat';
 }
 
-/** What a source folder is written in, by the files it holds (the same order as pdk/build.mjs). */
+/** What a source folder is written in, by the files it holds (pdk/build.mjs refuses a folder with two kinds). */
 function languageOf(folder: string): Source['language'] | undefined {
   if (isFile(path.join(folder, 'plugin.wat'))) return 'wat';
   if (isFile(path.join(folder, 'assembly', 'index.ts'))) return 'assemblyscript';
