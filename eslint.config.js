@@ -13,6 +13,7 @@ export default tseslint.config(
       'pdk/assembly/**',
       'plugins-src/**/assembly/**',
       'tests/fixtures/plugins/**/assembly/**',
+      'pdk/templates/**/assembly/**',
     ],
   },
   js.configs.recommended,

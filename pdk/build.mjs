@@ -264,17 +264,44 @@ async function compileWat(file, name) {
   }
 }
 
+/** The package name a plugin may import the PDK by, wherever its folder is: `from "bulkhead-pdk"`. */
+const pdkPackage = 'bulkhead-pdk';
+const pdkAssembly = path.join(path.dirname(fileURLToPath(import.meta.url)), 'assembly');
+/**
+ * A folder that does not exist, given to asc as a package root (`--path`): asc looks for the
+ * package `bulkhead-pdk` in it after the node_modules folders, and `readSource` reads
+ * `<it>/bulkhead-pdk/<file>` from pdk/assembly/<file>. So a plugin folder anywhere (outside the
+ * repository too) reaches the PDK it is built with; relative imports of pdk/assembly still work.
+ */
+const pdkPackageRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '.packages');
+
+/** asc's readFile: a source file's text, or null when there is none; the PDK package as above. */
+async function readSource(file, baseDir) {
+  let absolute = path.resolve(baseDir, file);
+  const pdkPrefix = path.join(pdkPackageRoot, pdkPackage) + path.sep;
+  if (absolute.startsWith(pdkPrefix)) {
+    absolute = path.join(pdkAssembly, absolute.slice(pdkPrefix.length));
+    if (!absolute.startsWith(pdkAssembly + path.sep)) return null;
+  }
+  try {
+    return await readFile(absolute, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 async function compileAssemblyScript(entry, name) {
   const { default: asc } = await import('assemblyscript/asc');
   let wasm;
   const stdout = asc.createMemoryStream();
   const stderr = asc.createMemoryStream();
   const { error } = await asc.main(
-    [path.relative(process.cwd(), entry), '--outFile', 'plugin.wasm', ...ascFlags],
+    [path.relative(process.cwd(), entry), '--outFile', 'plugin.wasm', '--path', pdkPackageRoot, ...ascFlags],
     {
       stdout,
       stderr,
       transforms: [CollectAfterEachCall],
+      readFile: readSource,
       writeFile: (file, contents) => {
         if (file.endsWith('plugin.wasm')) wasm = contents;
       },

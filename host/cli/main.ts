@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig, readEnvironment, settingWarnings, type BulkheadConfig, type Environment } from '../config/config.js';
 import { prepareDataDir } from '../config/data-dir.js';
@@ -11,9 +12,9 @@ import type { Fronts } from '../fronts/start.js';
 import { consoleCaller, formatError, formatOutcome, parseRequest, runConsole, type ConsoleRequest } from '../fronts/console.js';
 import { createHost, type Host } from '../host.js';
 import { Approvals } from '../plugins/approvals.js';
-import { loadCatalog, preparePlugin, type LoadedPlugin } from '../plugins/catalog.js';
-import { folderRefusal, readPluginFolder, type PluginFolder } from '../plugins/plugin-folder.js';
-import type { LimitCaps } from '../sandbox/limits.js';
+import { loadCatalog } from '../plugins/catalog.js';
+import { pluginNamePattern } from '../manifest/manifest.js';
+import { buildPlugin, checkForApproval, newPlugin, pluginLanguages, testPlugin, type PluginLanguage } from './plugin-author.js';
 import { KeyService } from '../keys/key-service.js';
 import { loadRootKeys } from '../keys/load-keys.js';
 import { LoginLinks } from '../../dashboard/login-links.js';
@@ -53,6 +54,9 @@ const commands = {
     { synopsis: 'account cancel --user <name>', summary: 'Cancel a pending deletion' },
   ],
   plugin: [
+    { synopsis: 'plugin new <name> [--lang assemblyscript|c]', summary: 'Create the folder <name>/ with a plugin to start from: plugin.json, its source, a README' },
+    { synopsis: 'plugin build <folder> [--out <dir>]', summary: 'Compile the plugin source in <folder> into <folder>/build/ (or <dir>): plugin.json and plugin.wasm' },
+    { synopsis: 'plugin test <folder>', summary: "Build if needed, then call each capability with its examples' params in a throwaway host" },
     { synopsis: 'plugin approve <folder>', summary: 'Trust the plugin in <folder> as it is now (pins its name and sha256)' },
     { synopsis: 'plugin revoke <name>', summary: 'Forget the approval of plugin <name>' },
     { synopsis: 'plugin list', summary: 'Show the plugins the host would load, and the ones it refuses' },
@@ -165,7 +169,7 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
       case 'console':
         return await consoleCommand(rest, io);
       case 'plugin':
-        return pluginCommand(rest, io);
+        return await pluginCommand(rest, io);
       case 'dashboard':
         return dashboardCommand(rest, io);
       case 'audit':
@@ -264,10 +268,11 @@ interface Flags {
   readonly yes: boolean;
   readonly limit: string | undefined;
   readonly out: string | undefined;
+  readonly lang: string | undefined;
 }
 
 /** Options that take a value (`--user alice` or `--user=alice`), with what the value is. */
-const valuedOptions: Readonly<Record<string, string>> = { '--user': 'a name', '--limit': 'a number', '--out': 'a file' };
+const valuedOptions: Readonly<Record<string, string>> = { '--user': 'a name', '--limit': 'a number', '--out': 'a path', '--lang': `a language (${pluginLanguages.join(' or ')})` };
 const switchOptions: ReadonlySet<string> = new Set(['--json', '--yes']);
 
 function parseFlags(args: readonly string[], allowed: readonly string[]): Flags {
@@ -297,6 +302,7 @@ function parseFlags(args: readonly string[], allowed: readonly string[]): Flags 
     yes: switches.has('--yes'),
     limit: values.get('--limit'),
     out: values.get('--out'),
+    lang: values.get('--lang'),
   };
 }
 
@@ -505,9 +511,10 @@ async function ask(question: string): Promise<string> {
   }
 }
 
-function pluginCommand(args: readonly string[], io: CliIo): number {
-  const action = subcommand('plugin', args, ['approve', 'revoke', 'list']);
+async function pluginCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const action = subcommand('plugin', args, ['new', 'build', 'test', 'approve', 'revoke', 'list']);
   const operands = args.slice(1);
+  if (action === 'new' || action === 'build' || action === 'test') return authorCommand(action, operands, io);
   const flags = parseFlags(operands, []);
   if (action === 'list' && flags.positional.length > 0) throw usageError('plugin list takes no arguments');
   if (action === 'approve' && flags.positional.length !== 1) {
@@ -522,6 +529,10 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   checkDataDir(config, environment, action === 'approve');
   const approvals = new Approvals(config.dataDir);
   if (action === 'approve') {
+    if (!existsSync(path.join(target, 'plugin.wasm')) && existsSync(path.join(target, 'build', 'plugin.wasm'))) {
+      // A source folder: what `plugin build` made is in its build/ folder.
+      io.err(`note: ${path.join(target, 'build')} holds what \`plugin build\` made from this folder: approve that folder`);
+    }
     const { read, plugin } = checkForApproval(target, approvals, config.plugins.caps);
     const approval = approvals.approve(read);
     new HostAudit(config.dataDir, { tap: config.account.auditTap }).record({ event: 'plugin.approved', plugin: plugin.manifest.name, version: approval.version, sha256: approval.wasmSha256 });
@@ -554,21 +565,30 @@ function pluginCommand(args: readonly string[], io: CliIo): number {
   return 0;
 }
 
-/**
- * The plugin in `folder`, put through the same checks as at start-up: only a plugin that would
- * load is approved. Whatever the folder holds, a failure is a coded error, never a stack trace.
- */
-function checkForApproval(folder: string, approvals: Approvals, caps: LimitCaps): { read: PluginFolder; plugin: LoadedPlugin } {
-  try {
-    const read = readPluginFolder(folder);
-    const builtIns = loadCatalog({ builtInDirs: [fromRoot('dist', 'plugins')], pluginPath: [], approvals, caps });
-    if (builtIns.plugins.has(read.manifest.name)) {
-      throw new BulkheadError('BH_PLUGIN_NAME_TAKEN', { plugin: read.manifest.name, owner: 'a built-in plugin', folder: read.folder });
+/** `plugin new|build|test`: an author's commands (plugin-author.ts). */
+async function authorCommand(action: 'new' | 'build' | 'test', operands: readonly string[], io: CliIo): Promise<number> {
+  const flags = parseFlags(operands, action === 'new' ? ['--lang'] : action === 'build' ? ['--out'] : []);
+  const [operand] = flags.positional;
+  if (action === 'new') {
+    if (operand === undefined || flags.positional.length > 1) throw usageError(operand === undefined ? 'plugin new needs the <name> of the plugin' : 'plugin new takes one <name>');
+    if (!pluginNamePattern.test(operand)) {
+      throw usageError('a plugin name is a lower-case letter, then up to 62 lower-case letters, digits or hyphens (it names the folder and the plugin)');
     }
-    return { read, plugin: preparePlugin(read, false, caps) };
-  } catch (error) {
-    throw folderRefusal(error, folder);
+    const lang = flags.lang ?? pluginLanguages[0];
+    if (!(pluginLanguages as readonly string[]).includes(lang)) throw usageError(unknownProblem('language', lang, pluginLanguages));
+    newPlugin(operand, lang as PluginLanguage, process.cwd(), io);
+    return 0;
   }
+  if (operand === undefined || flags.positional.length > 1) {
+    throw usageError(operand === undefined ? `plugin ${action} needs the <folder> of the plugin` : `plugin ${action} takes one <folder>`);
+  }
+  if (action === 'build') {
+    if (flags.out === '') throw usageError('--out needs a folder');
+    await buildPlugin(operand, flags.out, io);
+    return 0;
+  }
+  const { config } = readSettings(io);
+  return testPlugin(operand, config, io);
 }
 
 async function start(io: CliIo): Promise<number> {

@@ -222,6 +222,27 @@ export const errorTable = {
     area: 'plugin',
     message: '{folder} is not a usable plugin folder: {problem}. A plugin folder holds plugin.json and plugin.wasm.',
   },
+  BH_PLUGIN_FOLDER_EXISTS: {
+    area: 'plugin',
+    message: '{folder} already exists, and `plugin new` never writes into an existing folder. Choose another name, or move that folder away.',
+  },
+  BH_PLUGIN_SOURCE_INVALID: {
+    area: 'plugin',
+    message: '{folder} is not a plugin source folder: {problem}. `npx bulkhead plugin new <name>` creates one to start from.',
+  },
+  BH_PLUGIN_BUILD_FAILED: {
+    area: 'plugin',
+    message: 'The plugin in {folder} did not build; the messages above say why. Fix the source and run `npx bulkhead plugin build` again.',
+  },
+  BH_PLUGIN_TOOL_MISSING: {
+    area: 'plugin',
+    message: '{tool} is needed to build {language} plugins and was not found on the PATH: {install}.',
+  },
+  BH_PLUGIN_TEST_FAILED: {
+    area: 'plugin',
+    message:
+      "{failed} of {total} example calls of plugin '{plugin}' failed, as shown above. Fix the plugin, or the example's params in plugin.json, and run `npx bulkhead plugin test` again.",
+  },
   BH_PLUGIN_CHECK_FAILED: {
     area: 'plugin',
     message:

@@ -85,7 +85,7 @@ describe('a missing operand', () => {
   test('`plugin revoke`, `plugin`, `keys`, `dashboard` without what they need exit 2 and say what is missing', () => {
     const cases: [string[], RegExp][] = [
       [['plugin', 'revoke'], /plugin revoke needs the <name> of an approved plugin/],
-      [['plugin'], /plugin needs a subcommand: approve, revoke, list/],
+      [['plugin'], /plugin needs a subcommand: new, build, test, approve, revoke, list/],
       [['keys'], /keys needs a subcommand: generate/],
       [['dashboard'], /dashboard needs a subcommand: link/],
       [['dashboard', 'link'], /dashboard link takes --user <name> only/],
