@@ -115,8 +115,11 @@ describe('dashboard in Chromium', () => {
     assert.equal(await text.getAttribute('maxlength'), '2000');
     assert.equal(await page.locator(`#${await text.getAttribute('aria-describedby')}`).textContent(), 'The note.');
     assert.equal(await page.locator('form[data-capability="notes.add"] label').first().textContent(), 'text (required)');
+    const notesFields = await page.locator('#plugins form[data-capability^="notes."] [name]').count();
+    assert.equal(notesFields, 5);
+    // Every field of every plugin's form (reminders, price alerts, tally too) has its label.
     const ids = await page.locator('#plugins form [name]').evaluateAll((fields) => fields.map((field) => String(field.id)));
-    assert.equal(ids.length, 5);
+    assert.ok(ids.length > notesFields);
     for (const id of ids) assert.equal(await page.locator(`label[for="${id}"]`).count(), 1, `a label for ${id}`);
 
     const added = await run(page, 'notes.add', { text: 'renew passport', tags: 'admin, travel' });

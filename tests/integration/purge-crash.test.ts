@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fromRoot } from '../../host/core/paths.js';
 import { KeyService, fileIdFor } from '../../host/keys/key-service.js';
@@ -88,9 +88,11 @@ function hostAuditEvents(dir: string): { event: string; purgeId?: string }[] {
 }
 
 // After the purge marked itself started; after the first file (notes), the second (old-plugin) and
-// the last (the audit log, which goes last); after the sessions; after the identity links; after
-// the host audit line.
-const killPoints = ['started:1', 'file:1', 'file:2', 'file:3', 'sessions:1', 'identities:1', 'audited:1'];
+// the last (the audit log, which goes last, after one step per plugin name: every built-in and
+// old-plugin); after the sessions; after the identity links; after the host audit line.
+const builtIns = readdirSync(builtInPluginsDir).filter((name) => existsSync(path.join(builtInPluginsDir, name, 'plugin.json')));
+const lastFile = `file:${builtIns.length + 2}`;
+const killPoints = ['started:1', 'file:1', 'file:2', lastFile, 'sessions:1', 'identities:1', 'audited:1'];
 
 for (const killAt of killPoints) {
   test(`SIGKILL after purge step ${killAt}: the next start finishes the purge, and the bystander keeps everything`, async () => {
@@ -105,7 +107,7 @@ for (const killAt of killPoints) {
       assert.deepEqual({ bystanderFiles: killed.bystanderFiles, bystanderSalts: killed.bystanderSalts }, { bystanderFiles: 3, bystanderSalts: 3 }, 'the bystander is untouched');
       if (killAt === 'started:1') assert.equal(killed.victimSalts, 3, 'killed before any file');
       if (killAt === 'file:1') assert.deepEqual([killed.victimFiles, killed.victimSalts], [2, 2], 'killed after the first file');
-      if (killAt === 'file:3' || killAt === 'sessions:1') assert.deepEqual([killed.victimFiles, killed.victimSalts], [0, 0]);
+      if (killAt === lastFile || killAt === 'sessions:1') assert.deepEqual([killed.victimFiles, killed.victimSalts], [0, 0]);
 
       // The next start finishes it.
       const host = startTestHost({ dataDir: seeded.dir, env: seeded.env, builtInDirs: [builtInPluginsDir] });
