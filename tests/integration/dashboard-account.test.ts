@@ -292,4 +292,20 @@ describe('dashboard data rights', () => {
     );
     assert.ok(doc.paths['/api/v1/account/deletion']?.post?.requestBody);
   });
+  test("notifications: what the caller's fired reminders said, newest first, and nobody else's (attack: reading another user's notifications)", async () => {
+    const alice = await dash.login('notif-alice');
+    const bob = await dash.login('notif-bob');
+    const marker = `notification-${randomBytes(4).toString('hex')}`;
+    const when = new Date(Date.now() + 1000).toISOString();
+    assert.equal((await dash.request('POST', '/api/v1/invoke/reminders/add', { cookie: alice, body: { params: { text: marker, when } } })).statusCode, 200);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal(await dash.host.scheduler.runDue(), 1);
+    const mine = await json<{ notifications: { plugin: string; text: string; late: boolean }[] }>('GET', '/api/v1/notifications', alice);
+    assert.equal(mine.status, 200);
+    assert.deepEqual(mine.body.notifications.map((n) => [n.plugin, n.text, n.late]), [['reminders', `Reminder: ${marker}`, false]]);
+    const theirs = await json<{ notifications: unknown[] }>('GET', '/api/v1/notifications', bob);
+    assert.deepEqual(theirs.body.notifications, []);
+    assert.equal(theirs.text.includes(marker), false);
+    assert.equal((await dash.request('GET', '/api/v1/notifications')).statusCode, 401, 'no session, no notifications');
+  });
 });
