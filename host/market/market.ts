@@ -38,6 +38,8 @@ export class Market {
   readonly #settings: MarketSettings;
   readonly #now: () => number;
   readonly #cache = new Map<string, { price: number | null; until: number }>();
+  /** Fetches in progress by symbol: a check that misses the cache while one runs waits for it. */
+  readonly #inFlight = new Map<string, Promise<void>>();
 
   constructor(settings: MarketSettings, now: () => number = Date.now) {
     this.#settings = settings;
@@ -49,13 +51,23 @@ export class Market {
     const url = this.#settings.url;
     if (!url) throw new BulkheadError('BH_MARKET_UNAVAILABLE');
     const now = this.#now();
-    const wanted = [...new Set(symbols)].filter((symbol) => (this.#cache.get(symbol)?.until ?? 0) <= now);
+    const stale = [...new Set(symbols)].filter((symbol) => (this.#cache.get(symbol)?.until ?? 0) <= now);
+    const joined = stale.map((symbol) => this.#inFlight.get(symbol)).filter((p): p is Promise<void> => p !== undefined);
+    const wanted = stale.filter((symbol) => !this.#inFlight.has(symbol));
     if (wanted.length > 0) {
-      const fetched = await this.#fetch(url, wanted);
-      const until = now + this.#settings.cacheSeconds * 1000;
-      for (const symbol of wanted) this.#cache.set(symbol, { price: fetched[symbol] ?? null, until });
-      if (this.#cache.size > 10_000) this.#cache.delete(this.#cache.keys().next().value as string);
+      const fetching = this.#fetch(url, wanted).then((fetched) => {
+        const until = now + this.#settings.cacheSeconds * 1000;
+        for (const symbol of wanted) this.#cache.set(symbol, { price: fetched[symbol] ?? null, until });
+        while (this.#cache.size > 10_000) this.#cache.delete(this.#cache.keys().next().value as string);
+      });
+      const done = fetching.finally(() => {
+        for (const symbol of wanted) if (this.#inFlight.get(symbol) === done) this.#inFlight.delete(symbol);
+      });
+      for (const symbol of wanted) this.#inFlight.set(symbol, done);
+      joined.push(done);
     }
+    // A failed fetch fails every check waiting for it, with its coded error.
+    await Promise.all(joined);
     const prices: Record<string, number> = {};
     const missing: string[] = [];
     for (const symbol of symbols) {
