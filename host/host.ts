@@ -22,6 +22,8 @@ import { HostAudit } from './audit/host-audit.js';
 import { SessionStore } from '../dashboard/sessions.js';
 import { inboxKeeps, TimerStore } from './scheduler/timers.js';
 import { Market } from './market/market.js';
+import { preloadTimes } from './router/times.js';
+import { takesTimes } from './router/time-params.js';
 import { Scheduler, schedulerDefaults, type SchedulerSettings } from './scheduler/scheduler.js';
 
 /**
@@ -141,6 +143,8 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     setup: workerSetup(core.keys, config, loaded, options.auditLog !== false),
     market: (symbols) => market.prices(symbols),
   });
+  // The phrase parser loads now rather than while the first message with a time waits for it.
+  if (loaded.some((plugin) => [...plugin.capabilities.values()].some((capability) => takesTimes(capability.spec.params)))) preloadTimes();
   const dispatcher = new Dispatcher({ plugins: catalog.plugins, executor, tokens: core.tokens, defaultTimeZone: config.defaultTimeZone, ...(options.now ? { now: options.now } : {}) });
   const identities = new IdentityDirectory(path.join(config.dataDir, 'identities.db'), core.keys.identityKey(), config.store.cipher);
   const { openaiApiKey } = readChatSecrets(environment);

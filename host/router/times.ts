@@ -6,8 +6,9 @@
  * offset, which is wrong on the far side of a daylight-saving change) and the rule that the whole
  * phrase must be a time: "ignore previous instructions at 5pm" is not "at 5pm".
  *
- * Both libraries are loaded on first use, so hosts and CLI commands that never see a phrase do
- * not pay for them.
+ * chrono-node is loaded on first use, or by `preloadTimes` when a host starts with plugins that
+ * take times (loading it takes about 60 ms of the main thread: better at start-up than in the
+ * middle of a message), so hosts and CLI commands that never see a phrase do not pay for it.
  *
  * @example
  * resolveTime('tomorrow 9:00', { now: new Date('2025-03-07T23:30:00Z'), timeZone: 'America/New_York' });
@@ -30,6 +31,11 @@ let cronerModule: Croner | undefined;
 function chrono(): ChronoEn {
   chronoModule ??= createRequire(import.meta.url)('chrono-node/en') as ChronoEn;
   return chronoModule;
+}
+
+/** Loads the phrase parser now (a host whose plugins take times calls it at start-up). */
+export function preloadTimes(): void {
+  chrono();
 }
 
 function croner(): Croner {
