@@ -25,6 +25,8 @@ import { Market } from './market/market.js';
 import { preloadTimes } from './router/times.js';
 import { takesTimes } from './router/time-params.js';
 import { Scheduler, schedulerDefaults, type SchedulerSettings } from './scheduler/scheduler.js';
+import { VaultRecords } from './vault/vault-records.js';
+import { VaultService } from './vault/vault-service.js';
 
 /**
  * The parts of a running host below the fronts, in the main thread. There is no store here: the
@@ -73,6 +75,8 @@ export interface Host extends HostCore {
   readonly hostAudit: HostAudit;
   /** Timers plugins set (host function `schedule`), and the inbox of their replies. Fires once started. */
   readonly scheduler: Scheduler;
+  /** Users' vaults: set-up, unlock, lock and change of the master password that opens sealed fields. */
+  readonly vault: VaultService;
   /**
    * The dashboard's live session store, once the fronts run: a purge ends the user's sessions in
    * it (in memory and on disk). Without one, a purge ends them in dashboard.db directly.
@@ -185,7 +189,22 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     room: (userId, plugin) => scheduler.room(userId, plugin),
     apply: (userId, plugin, requests, timeZone) => scheduler.apply(userId, plugin, requests, timeZone),
   });
+  const vaultRecords = new VaultRecords(path.join(config.dataDir, 'vault.db'), core.keys.vaultRecordsKey(), config.store.cipher);
+  const vault = new VaultService({
+    records: vaultRecords,
+    executor,
+    dispatcher,
+    plugins: catalog.plugins,
+    pepper: (userId) => core.keys.vaultPepper(userId),
+    idleMinutes: config.vault.idleMinutes,
+    unlocksAtOnce: config.vault.unlocksAtOnce,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  vault.start();
+  dispatcher.attachActivity((userId) => vault.touch(userId));
   const account = new AccountService({
+    vaultOf: (globalUserId) => vault.exportRecord(globalUserId),
+    forgetVault: (globalUserId) => vault.forget(globalUserId),
     dispatcher,
     plugins: catalog.plugins,
     identities,
@@ -211,6 +230,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     account,
     hostAudit,
     scheduler,
+    vault,
     attachSessions(sessions) {
       liveSessions = sessions;
     },
@@ -218,11 +238,13 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
       // New calls are refused from now on; a purge that was running stops at its next step and is
       // finished by the next start (every step is idempotent).
       const stopping = scheduler.stop();
+      vault.stop();
       const closing = executor.close();
       await account.idle();
       await stopping;
       await closing;
       timerStore.close();
+      vaultRecords.close();
       identities.close();
       deletions.close();
     },
@@ -233,11 +255,12 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
  * What every executor worker starts with: derived keys only (the keyring key, the caller-token
  * key, one key per plugin), never the master or signing root keys.
  */
-export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'dataDir' | 'store' | 'account'>, plugins: readonly LoadedPlugin[], auditLog = true): ExecutorOptions['setup'] {
+export function workerSetup(keys: KeyService, config: Pick<BulkheadConfig, 'dataDir' | 'store' | 'account' | 'vault'>, plugins: readonly LoadedPlugin[], auditLog = true): ExecutorOptions['setup'] {
   const tokenKey = keys.tokenKey();
   const auditKey = keys.auditKey();
   return {
     dataDir: config.dataDir,
+    vaultIdleMs: config.vault.idleMinutes * 60_000,
     store: config.store,
     audit: {
       enabled: auditLog,

@@ -58,6 +58,10 @@ export interface AccountServiceOptions {
   readonly endSessions: (globalUserId: string) => void;
   /** Removes a purged user's timers and inbox (host/scheduler). */
   readonly removeTimers?: (globalUserId: string) => void;
+  /** The user's vault record, for the export: what opens sealed values offline (host/vault). */
+  readonly vaultOf?: (globalUserId: string) => unknown;
+  /** Forgets a purged user's vault record and wipes their vault key (host/vault). */
+  readonly forgetVault?: (globalUserId: string) => Promise<void>;
   /** The user's timers and inbox, for the export (host/scheduler). */
   readonly timersOf?: (globalUserId: string) => { readonly timers: readonly Timer[]; readonly inbox: readonly InboxMessage[] };
   /** Milliseconds since the epoch; injectable for tests. */
@@ -171,6 +175,8 @@ export class AccountService implements AccountApi {
       const inbox = kept.inbox.map((m) => ({ at: iso(m.at), plugin: m.plugin, late: m.late, text: m.text }));
       await sink(`,"timers":${JSON.stringify(timers)},"inbox":${JSON.stringify(inbox)}`);
     }
+    const vault = this.#options.vaultOf?.(caller.globalUserId);
+    if (vault) await sink(`,"vault":${JSON.stringify(vault)}`);
     await sink('}');
     return { records, auditLines };
   }
@@ -230,6 +236,7 @@ export class AccountService implements AccountApi {
     }
     this.#options.endSessions(userId);
     this.#options.removeTimers?.(userId);
+    await this.#options.forgetVault?.(userId);
     step('sessions');
     // Console identities are the user id itself; only chat identities are linked in the directory.
     if (!userId.startsWith('console:')) identities.forget(userId);

@@ -55,6 +55,8 @@ const configVariables = [
   'BULKHEAD_MARKET_CACHE_SECONDS',
   'BULKHEAD_MARKET_TIMEOUT_MS',
   'BULKHEAD_TIMER_RETRIES',
+  'BULKHEAD_VAULT_IDLE_MINUTES',
+  'BULKHEAD_VAULT_UNLOCKS_AT_ONCE',
   'BULKHEAD_AUDIT_TAP',
   'BULKHEAD_HTTP_HOST',
   'BULKHEAD_HTTP_PORT',
@@ -152,6 +154,7 @@ export interface BulkheadConfig {
   readonly dashboard: DashboardSettings;
   readonly account: AccountSettings;
   readonly scheduler: SchedulerConfig;
+  readonly vault: VaultSettings;
   /** The price source of the `market` host function (host/market). */
   readonly market: MarketSettings;
   /** `BULKHEAD_LOG_LEVEL`: fatal, error, warn, info (default), debug, trace or silent. */
@@ -173,6 +176,14 @@ export interface SchedulerConfig {
   readonly timersPerPlugin: number;
   /** `BULKHEAD_TIMER_RETRIES`: retries (with backoff) of a timer whose capability failed, before it is dropped. Default 5. */
   readonly timerRetries: number;
+}
+
+/** The vault tier (host/vault): sealed fields opened by each user's master password. */
+export interface VaultSettings {
+  /** `BULKHEAD_VAULT_IDLE_MINUTES`: an open vault's key is wiped after this long without activity. Default 15. */
+  readonly idleMinutes: number;
+  /** `BULKHEAD_VAULT_UNLOCKS_AT_ONCE`: most key derivations (64 MiB of Argon2id each) running at once. Default 2. */
+  readonly unlocksAtOnce: number;
 }
 
 /** Chat fronts and routing. Secrets (tokens, API keys) are not here: see `readChatSecrets`. */
@@ -336,6 +347,10 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       timersPerPlugin: integer('BULKHEAD_TIMERS_PER_PLUGIN', env['BULKHEAD_TIMERS_PER_PLUGIN'], 1, 100_000, 100),
       timerRetries: integer('BULKHEAD_TIMER_RETRIES', env['BULKHEAD_TIMER_RETRIES'], 0, 20, 5),
     },
+    vault: {
+      idleMinutes: integer('BULKHEAD_VAULT_IDLE_MINUTES', env['BULKHEAD_VAULT_IDLE_MINUTES'], 1, 1440, 15),
+      unlocksAtOnce: integer('BULKHEAD_VAULT_UNLOCKS_AT_ONCE', env['BULKHEAD_VAULT_UNLOCKS_AT_ONCE'], 1, 16, 2),
+    },
     market: {
       url: url('BULKHEAD_MARKET_URL', env['BULKHEAD_MARKET_URL']),
       cacheSeconds: integer('BULKHEAD_MARKET_CACHE_SECONDS', env['BULKHEAD_MARKET_CACHE_SECONDS'], 0, 86_400, 30),
@@ -356,7 +371,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       }),
     },
   };
-  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard), account: Object.freeze(config.account), scheduler: Object.freeze(config.scheduler), market: Object.freeze(config.market) });
+  return Object.freeze({ ...config, store: Object.freeze(config.store), plugins: Object.freeze(config.plugins), chat: Object.freeze(config.chat), dashboard: Object.freeze(config.dashboard), account: Object.freeze(config.account), scheduler: Object.freeze(config.scheduler), vault: Object.freeze(config.vault), market: Object.freeze(config.market) });
 }
 
 function list(value: string | undefined): string[] {

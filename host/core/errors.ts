@@ -165,6 +165,11 @@ export const errorTable = {
     area: 'store',
     message: 'The store could not complete the request (SQLite {sqliteCode}). Nothing was written. Retry later; if it persists, tell the operator.',
   },
+  BH_QUERY_SEALED_FIELD: {
+    area: 'query',
+    message:
+      "The field '{field}' of '{collection}' is sealed (encrypted with the user's vault key), so it cannot be used in {place}: the host cannot compare sealed values. Filter and sort on plaintext fields.",
+  },
   BH_STORE_BUSY: {
     area: 'store',
     message:
@@ -407,9 +412,68 @@ export const errorTable = {
     area: 'host-function',
     message: 'The price source gave an answer the host cannot use ({problem}). No price was given; try again later.',
   },
+  BH_RANDOM_INVALID: {
+    area: 'host-function',
+    message: 'A random request must be {"bytes": n} with n a whole number from 1 to {max}.',
+  },
   BH_REPLY_INVALID: {
     area: 'host-function',
     message: 'A reply must be an object {"text": string} with 1 to {maxChars} characters of text and nothing else.',
+  },
+
+  // ---- vault: sealed fields and the master password ----------------------------------------
+  BH_VAULT_NOT_SET_UP: {
+    area: 'vault',
+    message:
+      'You have no vault yet. Set one up with a master password first: `/bulkhead vault` in Slack, Vault in the dashboard, or `vault setup` in `npx bulkhead console`.',
+  },
+  BH_VAULT_ALREADY_SET_UP: {
+    area: 'vault',
+    message: 'You already have a vault. Unlock it with your master password, or change the password (which needs the current one).',
+  },
+  BH_VAULT_LOCKED: {
+    area: 'vault',
+    message:
+      'Your vault is locked, so sealed fields can be neither read nor written. Unlock it with your master password: `/bulkhead vault` in Slack, Vault in the dashboard, or `vault unlock` in `npx bulkhead console`.',
+  },
+  BH_VAULT_WRONG_PASSWORD: {
+    area: 'vault',
+    message: 'That is not your master password, so nothing was unlocked or changed. Repeated wrong passwords make you wait longer and longer between tries.',
+  },
+  BH_VAULT_RATE_LIMITED: {
+    area: 'vault',
+    message: 'Too many wrong master passwords for this vault. Wait {seconds} seconds before the next try.',
+  },
+  BH_VAULT_PASSWORD_INVALID: {
+    area: 'vault',
+    message: 'A master password must be {min} to {max} characters long ({problem}). Nothing was changed.',
+  },
+  BH_VAULT_PASSWORD_MISMATCH: {
+    area: 'vault',
+    message: 'The two passwords you typed differ. Nothing was changed; type them again.',
+  },
+  BH_VAULT_BUSY: {
+    area: 'vault',
+    message: 'Too many vault unlocks are waiting right now ({limit}). Try again in a few seconds.',
+  },
+  BH_VAULT_SEALED_MALFORMED: {
+    area: 'vault',
+    message:
+      "A sealed value in {plugin}'s collection '{collection}' (field '{field}') is damaged: it starts with enc:v1: but is not a sealed value of that format. It was not returned; restore the record from an export or delete it.",
+  },
+  BH_VAULT_SEALED_INVALID: {
+    area: 'vault',
+    message:
+      "A sealed value in {plugin}'s collection '{collection}' (field '{field}') failed its integrity check: it was altered, or copied from another field, record or user. It was not returned; restore the record from an export or delete it.",
+  },
+  BH_VAULT_EXPORT_INVALID: {
+    area: 'vault',
+    message: 'The export cannot be decrypted: {problem}. Give the export.json file that `npx bulkhead export` or the dashboard wrote, unchanged.',
+  },
+  BH_CHAT_LOOKS_LIKE_SECRET: {
+    area: 'vault',
+    message:
+      'That message looks like a password or other credentials, so it was not read, stored, logged or sent anywhere. Never type secrets in chat: `/bulkhead secret <plugin>` and `/bulkhead vault` open a private form. If it was a real password, consider changing it, since it passed through the chat service.',
   },
 
   // ---- dashboard (the browser front; HTTP status in dashboard/http-errors.ts) -------------------

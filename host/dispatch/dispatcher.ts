@@ -46,9 +46,15 @@ export class Dispatcher {
   /** Users whose account is being purged: none of their calls starts meanwhile. */
   readonly #blocked = new Set<string>();
   #timers: TimerHooks | undefined;
+  #activity: ((userId: string) => void) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
+  }
+
+  /** Hears each call a user makes (not the scheduler's): their open vault stays open (host/vault). */
+  attachActivity(listener: ((userId: string) => void) | undefined): void {
+    this.#activity = listener;
   }
 
   /** Connects the scheduler: plugins granted `schedule` may then set timers. */
@@ -151,6 +157,7 @@ export class Dispatcher {
       throw error;
     }
     const { capability, plugin, input } = resolved;
+    if (caller.front !== 'scheduler') this.#activity?.(caller.globalUserId);
     const token = this.#token(caller, pluginName, plugin.limits.timeoutMs);
     const timers = this.#timers && plugin.manifest.permissions?.includes('schedule') ? this.#timers : undefined;
     const outcome = await this.#options.executor.call({

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { BulkheadError } from '../core/errors.js';
 import { jsonLimitExceeded, resultJsonLimits } from '../core/json-limits.js';
 import { pagesPerMiB } from '../sandbox/limits.js';
-import type { CallMessage, FromWorker, Question, SystemOp, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
+import type { CallMessage, CallVault, FromWorker, Question, SystemOp, ToWorker, VaultAnswer, VaultRequest, WorkerPlugin, WorkerSetup } from './protocol.js';
 import { Abandoned, stateLayout, WorkerState } from './worker-state.js';
 import type { TimerRequest } from '../scheduler/timers.js';
 import type { Prices } from '../market/market.js';
@@ -57,6 +57,8 @@ export interface CallOutcome {
   readonly result: unknown;
   /** Timers the call set or removed; the dispatcher hands them to the scheduler. */
   readonly timers?: readonly TimerRequest[];
+  /** Absent when the call touched no sealed field (protocol.ts, CallVault). */
+  readonly vault?: CallVault;
 }
 
 interface Pending {
@@ -79,6 +81,8 @@ interface Shard {
   bridge: SharedArrayBuffer;
   /** The id of the worker's latest question: only that one is answered (an older one timed out). */
   asked: number;
+  /** Vault operations sent to this shard's worker and not yet answered. */
+  readonly vaultPending: Map<number, { resolve: (answer: VaultAnswer) => void; reject: (error: BulkheadError) => void }>;
 }
 
 export const executorDefaults = Object.freeze({
@@ -106,6 +110,7 @@ export class Executor {
   /** Workers replaced while stuck in native code, terminated as soon as they leave it. */
   readonly #retiring: { worker: Worker; state: WorkerState }[] = [];
   #seq = 0;
+  #vaultSeq = 0;
   #closed = false;
 
   constructor(options: ExecutorOptions) {
@@ -116,7 +121,7 @@ export class Executor {
     setFlagsFromString(`--wasm-max-mem-pages=${options.memoryCeilingMiB * pagesPerMiB}`);
     const count = Math.max(1, options.workers ?? availableParallelism());
     this.#shards = Array.from({ length: count }, () => {
-      const shard = { pending: new Map(), outbox: [], overdue: undefined } as unknown as Shard;
+      const shard = { pending: new Map(), vaultPending: new Map(), outbox: [], overdue: undefined } as unknown as Shard;
       this.#start(shard);
       return shard;
     });
@@ -153,6 +158,21 @@ export class Executor {
     });
   }
 
+  /**
+   * A vault operation for the worker that owns the user (host/vault): sent at once, served beside
+   * that worker's calls. Rejects with BH_EXECUTOR_WORKER_LOST when the worker is replaced first
+   * (its vault keys are gone with it).
+   */
+  vault(userId: string, request: VaultRequest): Promise<VaultAnswer> {
+    if (this.#closed) return Promise.reject(new BulkheadError('BH_EXECUTOR_CLOSED'));
+    const shard = this.#shards[shardOf(userId, this.#shards.length)] as Shard;
+    const id = ++this.#vaultSeq;
+    return new Promise<VaultAnswer>((resolve, reject) => {
+      shard.vaultPending.set(id, { resolve, reject });
+      shard.worker.postMessage({ type: 'vault', id, request } satisfies ToWorker);
+    });
+  }
+
   /** One postMessage per shard per event-loop turn: structured cloning has a per-message cost. */
   #enqueue(shard: Shard, message: CallMessage): void {
     shard.outbox.push(message);
@@ -182,6 +202,8 @@ export class Executor {
         clearTimeout(timer);
         for (const pending of shard.pending.values()) pending.reject(new BulkheadError('BH_EXECUTOR_CLOSED'));
         shard.pending.clear();
+        for (const pending of shard.vaultPending.values()) pending.reject(new BulkheadError('BH_EXECUTOR_CLOSED'));
+        shard.vaultPending.clear();
       }),
     );
   }
@@ -217,6 +239,14 @@ export class Executor {
     const lastStarted = shard.state.slots;
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'closed') return;
+      if (message.type === 'vault') {
+        const pending = shard.vaultPending.get(message.id);
+        if (!pending || shard.worker !== worker) return;
+        shard.vaultPending.delete(message.id);
+        if (message.answer) pending.resolve(message.answer);
+        else pending.reject(BulkheadError.revive(message.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable vault error from a worker' }));
+        return;
+      }
       if (message.type === 'ask') {
         shard.asked = message.id;
         void this.#answer(message.question).then((answer) => {
@@ -233,7 +263,7 @@ export class Executor {
           // A system operation's answer is the host's own JSON; a plugin's is checked first.
           const parsed = pending.message.system ? { value: result.output === null ? null : (JSON.parse(result.output) as unknown) } : parseOutput(result.output, pending.message);
           if (parsed instanceof BulkheadError) pending.reject(parsed);
-          else pending.resolve({ replies: result.replies, result: parsed.value, ...(result.timers && result.timers.length > 0 ? { timers: result.timers } : {}) });
+          else pending.resolve({ replies: result.replies, result: parsed.value, ...(result.timers && result.timers.length > 0 ? { timers: result.timers } : {}), ...(result.vault ? { vault: result.vault } : {}) });
         } else {
           pending.reject(BulkheadError.revive(result.error) ?? new BulkheadError('BH_INTERNAL_ERROR', { problem: 'an unreadable error from a worker' }));
         }
@@ -344,6 +374,9 @@ export class Executor {
   #recover(shard: Shard, lastStarted: number, old: Worker | null): void {
     // Calls still in the outbox were never posted: they go to the new worker with the rest.
     shard.outbox = [];
+    // The old worker's vault keys die with it: its users' vaults are locked now.
+    for (const pending of shard.vaultPending.values()) pending.reject(new BulkheadError('BH_EXECUTOR_WORKER_LOST'));
+    shard.vaultPending.clear();
     const notStarted = [...shard.pending.values()].filter((p) => p.message.seq > lastStarted);
     const startedOnOld = [...shard.pending.values()].filter((p) => p.message.seq <= lastStarted);
     this.#start(shard);

@@ -17,6 +17,8 @@ export interface WorkerSetup {
   /** Verifies caller tokens; the worker has no use for minting them. */
   readonly tokenKey: { readonly kid: string; readonly key: Uint8Array };
   readonly plugins: readonly WorkerPlugin[];
+  /** How long a user's vault key stays in this worker without activity, ms (BULKHEAD_VAULT_IDLE_MINUTES). */
+  readonly vaultIdleMs: number;
   /** The users' audit logs (host/audit/audit-log.ts): key material and settings. */
   readonly audit: {
     /** False only in the benchmark that measures what the audit log costs (HostOptions.auditLog). */
@@ -45,7 +47,49 @@ export interface WorkerPlugin {
 }
 
 /** Main thread to worker. Calls travel in batches: one message per event-loop turn, not per call. */
-export type ToWorker = { readonly type: 'calls'; readonly calls: readonly CallMessage[] } | { readonly type: 'close' };
+export type ToWorker =
+  | { readonly type: 'calls'; readonly calls: readonly CallMessage[] }
+  | { readonly type: 'close' }
+  /** A vault operation (host/vault): served at once, beside the calls, never queued behind them. */
+  | { readonly type: 'vault'; readonly id: number; readonly request: VaultRequest };
+
+/**
+ * What the main thread's vault service asks of the worker that owns a user. Passwords travel
+ * here and nowhere else; the keys they make never leave the worker. Salts, verifiers and the
+ * pepper come from the vault record, which the main thread keeps.
+ */
+export type VaultRequest =
+  | { readonly op: 'setup'; readonly user: string; readonly password: string; readonly salt: Uint8Array; readonly pepper: Uint8Array }
+  | {
+      readonly op: 'unlock';
+      readonly user: string;
+      readonly password: string;
+      readonly salt: Uint8Array;
+      readonly pepper: Uint8Array;
+      readonly verifier: Uint8Array;
+      /** The old key sealed under this one, while a change of password is being finished. */
+      readonly pending: string | null;
+    }
+  | {
+      readonly op: 'stage-change';
+      readonly user: string;
+      readonly password: string;
+      readonly newPassword: string;
+      readonly salt: Uint8Array;
+      readonly newSalt: Uint8Array;
+      readonly pepper: Uint8Array;
+      readonly verifier: Uint8Array;
+    }
+  | { readonly op: 'commit-change' | 'abort-change' | 'drop-old' | 'lock' | 'status'; readonly user: string };
+
+/** The worker's answer to a VaultRequest. */
+export type VaultAnswer =
+  /** setup and stage-change: what the main thread records (a verifier is not a key). */
+  | { readonly kind: 'made'; readonly verifier: Uint8Array; readonly pending?: string }
+  | { readonly kind: 'wrong-password' }
+  | { readonly kind: 'unlocked'; readonly pending: boolean }
+  | { readonly kind: 'status'; readonly open: boolean; readonly old: boolean }
+  | { readonly kind: 'done' };
 
 export interface CallMessage {
   /** Unique per executor, increasing in the order calls are sent to a worker. */
@@ -85,8 +129,11 @@ export interface CallMessage {
  * - `account-line`: record an account action (input `{op, outcome}`);
  * - `keyring-names`: the plugin names the keyring holds salts under (for a purge to find every file);
  * - `purge`: close everything of the user and shred and remove the files named in the input.
+ * - `reseal`: seal every sealed field of the user's file of the plugin with the current vault key
+ *   (values under the old key during a change of password, and legacy plaintext); answers
+ *   `{resealed, remaining}`, in batches of one transaction each (input `{batch}`).
  */
-export type SystemOp = 'refused' | 'ended' | 'activity' | 'audit-since' | 'records' | 'created-at' | 'account-line' | 'keyring-names' | 'purge';
+export type SystemOp = 'refused' | 'ended' | 'activity' | 'audit-since' | 'records' | 'created-at' | 'account-line' | 'keyring-names' | 'purge' | 'reseal';
 
 /** The outcome of one call. */
 export type CallResult =
@@ -101,13 +148,26 @@ export type CallResult =
       readonly output: string | null;
       /** What the call asked of the scheduler (host functions schedule and unschedule), in order. */
       readonly timers?: readonly TimerRequest[];
+      /** See CallOutcome.vault. */
+      readonly vault?: CallVault;
     }
   | { readonly type: 'failed'; readonly seq: number; readonly error: SerializedError };
+
+/**
+ * How a call met the user's vault: `opened` when it read or wrote a sealed value (its replies and
+ * result may hold secrets: fronts show them only to the user, never in a shared channel);
+ * `locked` when it needed a sealed value while the vault was locked (fronts offer to unlock).
+ */
+export interface CallVault {
+  readonly opened: boolean;
+  readonly locked: boolean;
+}
 
 /** Worker to main thread. Each result is posted before the worker starts its next call. */
 export type FromWorker =
   | { readonly type: 'results'; readonly results: readonly CallResult[] }
   | { readonly type: 'closed' }
+  | { readonly type: 'vault'; readonly id: number; readonly answer?: VaultAnswer; readonly error?: SerializedError }
   /** A host function's question only the main thread can answer; the answer goes to the bridge. */
   | { readonly type: 'ask'; readonly id: number; readonly question: Question };
 

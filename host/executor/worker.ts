@@ -25,6 +25,8 @@ import { Store } from '../store/store.js';
 import { InstanceCache, type Instance } from './instances.js';
 import type { CallMessage, CallResult, FromWorker, ToWorker, WorkerPlugin, WorkerSetup } from './protocol.js';
 import { Abandoned, Mode, stateLayout, WorkerState } from './worker-state.js';
+import type { VaultAnswer, VaultRequest } from './protocol.js';
+import { deriveVaultKey, openPendingKey, sealPendingKey, VaultKeys, verifierMatches, verifierOf } from '../vault/vault-keys.js';
 
 // Loaded after the warning filter: node:wasi, which the SDK imports, warns as it loads.
 await import('./quiet-wasi-warning.js');
@@ -50,8 +52,12 @@ const auditLog = new AuditLog({
   maxOpenFiles: setup.store.maxOpenFiles,
   ...(setup.audit.tap ? { tap: setup.audit.tap } : {}),
 });
+// The vault keys of this worker's users: only here, wiped on lock, idleness, or when the worker ends.
+const vaultKeys = new VaultKeys(setup.vaultIdleMs);
+setInterval(() => vaultKeys.sweep(), Math.max(1000, Math.min(setup.vaultIdleMs / 4, 30_000))).unref();
 const store = new Store({
   dataDir: setup.dataDir,
+  vault: (user) => vaultKeys.keys(user),
   keyring,
   tokens,
   pluginKey: (plugin) => pluginKeys.get(plugin) as PluginKey,
@@ -131,9 +137,77 @@ port.on('message', (message: ToWorker) => {
     if (!pumping) shutDown();
     return;
   }
+  if (message.type === 'vault') {
+    void serveVault(message.id, message.request);
+    return;
+  }
   for (const call of message.calls) queue.push(call);
   if (!pumping) void pump();
 });
+
+/**
+ * A vault operation, beside the calls: a key derivation (Argon2id on the libuv pool) leaves this
+ * thread free to run calls meanwhile. A derived key that does not match is wiped at once.
+ */
+async function serveVault(id: number, request: VaultRequest): Promise<void> {
+  let answer: VaultAnswer;
+  try {
+    answer = await vaultOperation(request);
+  } catch (error) {
+    port?.postMessage({ type: 'vault', id, error: (error instanceof BulkheadError ? error : new BulkheadError('BH_INTERNAL_ERROR', { problem: 'a vault operation failed' })).toJSON() } satisfies FromWorker);
+    return;
+  }
+  port?.postMessage({ type: 'vault', id, answer } satisfies FromWorker);
+}
+
+async function vaultOperation(request: VaultRequest): Promise<VaultAnswer> {
+  const user = request.user;
+  switch (request.op) {
+    case 'setup': {
+      const key = await deriveVaultKey(request.password, request.salt, request.pepper);
+      const verifier = verifierOf(key);
+      vaultKeys.install(user, key);
+      return { kind: 'made', verifier };
+    }
+    case 'unlock': {
+      const key = await deriveVaultKey(request.password, request.salt, request.pepper);
+      if (!verifierMatches(key, request.verifier)) {
+        key.fill(0);
+        return { kind: 'wrong-password' };
+      }
+      const old = request.pending === null ? undefined : openPendingKey(key, request.pending, user);
+      vaultKeys.install(user, key, old);
+      return { kind: 'unlocked', pending: old !== undefined };
+    }
+    case 'stage-change': {
+      const old = await deriveVaultKey(request.password, request.salt, request.pepper);
+      if (!verifierMatches(old, request.verifier)) {
+        old.fill(0);
+        return { kind: 'wrong-password' };
+      }
+      const key = await deriveVaultKey(request.newPassword, request.newSalt, request.pepper);
+      const made: VaultAnswer = { kind: 'made', verifier: verifierOf(key), pending: sealPendingKey(key, old, user) };
+      vaultKeys.stage(user, key, old);
+      return made;
+    }
+    case 'commit-change':
+      if (!vaultKeys.commitStaged(user)) throw new BulkheadError('BH_VAULT_LOCKED');
+      return { kind: 'done' };
+    case 'abort-change':
+      vaultKeys.abortStaged(user);
+      return { kind: 'done' };
+    case 'drop-old':
+      vaultKeys.dropOld(user);
+      return { kind: 'done' };
+    case 'lock':
+      vaultKeys.lock(user);
+      return { kind: 'done' };
+    case 'status': {
+      const keys = vaultKeys.isOpen(user) ? vaultKeys.keys(user) : undefined;
+      return { kind: 'status', open: keys !== undefined, old: keys?.old !== undefined };
+    }
+  }
+}
 
 /**
  * Results waiting to be posted. They are posted before the next call starts: that call may run
@@ -154,8 +228,13 @@ async function pump(): Promise<void> {
     try {
       // The user is the one the token names, verified here before anything runs or is recorded.
       const claims = tokens.verify(call.token, call.plugin);
-      const { replies, output, timers } = call.system ? native(() => runSystem(call, claims)) : await runAudited(call, claims);
-      outbox.push({ type: 'done', seq: call.seq, replies, output, ...(timers && timers.length > 0 ? { timers } : {}) });
+      // Activity keeps the user's vault open; a timer firing is not the user's activity.
+      if (claims.front !== 'scheduler' && !call.system) vaultKeys.touch(claims.sub);
+      store.takeVaultUse();
+      const { replies, output, timers, sensitive } = call.system ? native(() => runSystem(call, claims)) : await runAudited(call, claims);
+      const use = store.takeVaultUse();
+      const vault = use || sensitive ? { opened: use?.opened === true || sensitive === true, locked: use?.locked === true } : undefined;
+      outbox.push({ type: 'done', seq: call.seq, replies, output, ...(timers && timers.length > 0 ? { timers } : {}), ...(vault ? { vault } : {}) });
     } catch (error) {
       outbox.push({ type: 'failed', seq: call.seq, error: toBulkheadError(error, call).toJSON() });
     }
@@ -176,6 +255,7 @@ function flush(): void {
 }
 
 function shutDown(): void {
+  vaultKeys.lockAll();
   if (state.move(Mode.idle, Mode.native)) {
     store.close();
     auditLog.close();
@@ -192,6 +272,8 @@ interface Answer {
   readonly replies: string[];
   readonly output: string | null;
   readonly timers?: readonly TimerRequest[];
+  /** A reply asked to be shown to the user alone. */
+  readonly sensitive?: boolean;
 }
 
 /**
@@ -282,12 +364,15 @@ function runSystem(call: CallMessage, claims: CallerClaims): Answer {
       return none;
     case 'keyring-names':
       return answer(keyring.names());
+    case 'reseal':
+      return answer(store.reseal(call.token, call.plugin, input['collection'] as string, input['after'] as string, input['limit'] as number));
     case 'purge': {
       // Nothing of the user stays open or warm here: no handle writes to a file being removed,
       // and no instance keeps their data in its memory.
       store.closeUser(user);
       auditLog.closeUser(user);
       instances.dropUser(user);
+      vaultKeys.lock(user);
       const files = input['files'] as { keyring: string; fileId: string }[];
       for (const { keyring: name, fileId } of files) {
         if (!keyringNamePattern.test(name) || !fileIdPattern.test(fileId)) throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'a purge named a file badly' });
@@ -341,7 +426,7 @@ async function run(call: CallMessage, claims: CallerClaims, lines: AuditEntry[])
   try {
     // A plugin that fails after the store was busy failed because of it: say so, in the host's words.
     if (kernel.failed) throw callState.storeBusy ?? pluginError(callState);
-    return { replies: callState.replies, output: outputText(kernel.output(), callState), timers: callState.timers };
+    return { replies: callState.replies, output: outputText(kernel.output(), callState), timers: callState.timers, ...(callState.sensitive ? { sensitive: true } : {}) };
   } finally {
     kernel.end();
     instances.keep(key, instance);

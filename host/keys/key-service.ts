@@ -106,6 +106,20 @@ export class KeyService {
     return deriveKey(this.#master, ['timers']);
   }
 
+  /** Key of the vault database (each user's vault salt, verifier and wrong-password count). */
+  vaultRecordsKey(): Buffer {
+    return deriveKey(this.#master, ['vault-records']);
+  }
+
+  /**
+   * The server-side pepper of one user's vault: Argon2id's secret input, so a stolen vault record
+   * (salt and verifier) cannot be brute-forced without the master key too. Per user, so an export
+   * can carry its owner's pepper (to be decrypted offline) without weakening anyone else's vault.
+   */
+  vaultPepper(userId: string): Buffer {
+    return deriveKey(this.#master, ['vault-pepper', userId]);
+  }
+
   keyringKey(): Buffer {
     return deriveKey(this.#master, ['keyring']);
   }

@@ -5,7 +5,7 @@ import { describeJsonLimit, jsonLimitExceeded, manifestJsonLimits } from '../cor
 import { fromRoot } from '../core/paths.js';
 
 export type FieldType = 'text' | 'integer' | 'real' | 'boolean' | 'json' | 'timestamp';
-export type Permission = 'query' | 'reply' | 'schedule' | 'market' | 'vault';
+export type Permission = 'query' | 'reply' | 'schedule' | 'market' | 'vault' | 'random';
 
 export interface FieldSpec {
   readonly type: FieldType;
@@ -96,7 +96,7 @@ export function parseManifest(value: unknown, source: string): PluginManifest {
     throw new BulkheadError('BH_MANIFEST_INVALID', { source, problem: describeSchemaError(validate.errors?.[0]) });
   }
   const manifest = value as PluginManifest;
-  const problem = storageProblem(manifest.storage) ?? capabilitiesProblem(manifest.capabilities);
+  const problem = storageProblem(manifest.storage, manifest.permissions ?? []) ?? capabilitiesProblem(manifest.capabilities);
   if (problem) throw new BulkheadError('BH_MANIFEST_INVALID', { source, problem });
   return deepFreeze(structuredClone(manifest));
 }
@@ -156,7 +156,7 @@ function listValues(values: unknown): string {
   return Array.isArray(values) ? values.map((v) => JSON.stringify(v)).join(', ') : 'a value the schema allows';
 }
 
-function storageProblem(storage: StorageSpec | undefined): string | undefined {
+function storageProblem(storage: StorageSpec | undefined, permissions: readonly Permission[]): string | undefined {
   if (!storage) return undefined;
   for (const [collection, spec] of Object.entries(storage.collections)) {
     const seen = new Set<string>();
@@ -167,8 +167,13 @@ function storageProblem(storage: StorageSpec | undefined): string | undefined {
       }
       if (seen.has(folded)) return `/storage/collections/${collection}/fields/${field} differs from another field only in case`;
       seen.add(folded);
-      if (fieldSpec.sealed) {
-        return `/storage/collections/${collection}/fields/${field} is sealed, but sealed fields need the vault tier, which is not available yet`;
+      if (fieldSpec.sealed === true) {
+        if (fieldSpec.type !== 'text' && fieldSpec.type !== 'json') {
+          return `/storage/collections/${collection}/fields/${field} is sealed, but only text and json fields can be sealed (it is ${fieldSpec.type})`;
+        }
+        if (!permissions.includes('vault')) {
+          return `/storage/collections/${collection}/fields/${field} is sealed: add "vault" to permissions, so that the operator sees the plugin keeps vault secrets when approving it`;
+        }
       }
       if (fieldSpec.default !== undefined && !valueFitsType(fieldSpec.type, fieldSpec.default)) {
         return `/storage/collections/${collection}/fields/${field} has a default that is not a ${fieldSpec.type} value`;
@@ -178,6 +183,9 @@ function storageProblem(storage: StorageSpec | undefined): string | undefined {
       for (const field of index.fields) {
         if (!Object.hasOwn(spec.fields, field) && !Object.hasOwn(systemFields, field)) {
           return `/storage/collections/${collection}/indexes/${i} names a field the collection does not declare`;
+        }
+        if (spec.fields[field]?.sealed === true) {
+          return `/storage/collections/${collection}/indexes/${i} names the sealed field ${field}: sealed values are encrypted, so they cannot be indexed, filtered or sorted on; index a plaintext field instead`;
         }
       }
     }

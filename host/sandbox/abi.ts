@@ -70,10 +70,11 @@ export const hostFunctionAbi: ReadonlyMap<string, AbiFunction> = new Map<string,
   ['schedule', { namespace: hostNamespace, permission: 'schedule', params: [i64], results: [i64], native: false }],
   ['unschedule', { namespace: hostNamespace, permission: 'schedule', params: [i64], results: [i64], native: false }],
   ['market', { namespace: hostNamespace, permission: 'market', params: [i64], results: [i64], native: false }],
+  ['random', { namespace: hostNamespace, permission: 'random', params: [i64], results: [i64], native: false }],
 ]);
 
 /** Permissions a manifest may hold that this version cannot serve yet. */
-export const unavailablePermissions: ReadonlySet<Permission> = new Set<Permission>(['vault']);
+export const unavailablePermissions: ReadonlySet<Permission> = new Set<Permission>();
 
 /** The entry for an import, or undefined when the host provides no such function. */
 export function abiFunction(namespace: string, name: string): AbiFunction | undefined {

@@ -53,6 +53,8 @@ export interface CallState {
   readonly timerRoom: number;
   /** The plugin's capabilities a timer may name (manifest `"scheduled": true`). */
   readonly scheduled: ReadonlySet<string>;
+  /** A reply said `"sensitive": true`: fronts show the call's replies to the user alone. */
+  sensitive?: boolean;
 }
 
 /** What the worker provides to the host functions. */
@@ -83,6 +85,7 @@ const implementations: Readonly<Record<string, Implementation>> = {
   schedule: hostSchedule as Implementation,
   market: hostMarket as Implementation,
   unschedule: hostUnschedule as Implementation,
+  random: hostRandom as Implementation,
 };
 
 for (const name of hostFunctionAbi.keys()) {
@@ -181,10 +184,13 @@ function hostReply(_runtime: HostRuntime, call: CallState, handle: bigint): bigi
       throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: call.limits.maxRepliesPerCall, function: 'reply', setting: 'maxRepliesPerCall' });
     }
     const message = readRequest(call, handle, 'reply');
-    const text = isPlainObject(message) && Object.keys(message).length === 1 ? message['text'] : undefined;
+    const keys = isPlainObject(message) ? Object.keys(message) : [];
+    const sensitive = isPlainObject(message) ? message['sensitive'] : undefined;
+    const text = keys.every((k) => k === 'text' || k === 'sensitive') && (sensitive === undefined || typeof sensitive === 'boolean') ? (message as Record<string, unknown>)['text'] : undefined;
     if (typeof text !== 'string' || text.length === 0 || text.length > hostFunctionLimits.maxReplyChars) {
       throw new BulkheadError('BH_REPLY_INVALID', { maxChars: hostFunctionLimits.maxReplyChars });
     }
+    if (sensitive === true) call.sensitive = true;
     call.replies.push(text);
     return okResponse;
   });
@@ -268,6 +274,27 @@ function hostMarket(runtime: HostRuntime, call: CallState, handle: bigint): bigi
     const answer = runtime.askMarket(symbols as string[], waitMs);
     if (answer === undefined) throw new BulkheadError('BH_MARKET_TIMEOUT', { limit: waitMs });
     return answer;
+  });
+}
+
+/** Most random bytes one request may ask for. */
+export const maxRandomBytes = 1024;
+
+/**
+ * `random(i64 request) -> i64 response`: `{"bytes": n}` answers `{"ok":true,"bytes":"<base64>"}`,
+ * n bytes from the operating system's CSPRNG (plugins have no source of randomness of their own:
+ * no WASI, no clock). Counts as a host call like a query.
+ */
+function hostRandom(_runtime: HostRuntime, call: CallState, handle: bigint): bigint {
+  return respond(call, () => {
+    const request = readRequest(call, handle, 'random');
+    const bytes = isPlainObject(request) && Object.keys(request).length === 1 ? request['bytes'] : undefined;
+    if (!Number.isInteger(bytes) || (bytes as number) < 1 || (bytes as number) > maxRandomBytes) throw new BulkheadError('BH_RANDOM_INVALID', { max: maxRandomBytes });
+    if (call.queries >= call.limits.maxQueriesPerCall) {
+      throw new BulkheadError('BH_HOST_CALL_LIMIT', { limit: call.limits.maxQueriesPerCall, function: 'random', setting: 'maxQueriesPerCall' });
+    }
+    call.queries++;
+    return `{"ok":true,"bytes":"${randomBytes(bytes as number).toString('base64')}"}`;
   });
 }
 

@@ -21,6 +21,12 @@ export interface CompiledQuery {
    * each record's size counted by `bh_answer_bytes` before it joins the array.
    */
   readonly jsonSql?: string;
+  /**
+   * For insert: indexes into params of sealed values to seal (with the record's id) before running.
+   * For update: true when it writes a sealed value (its SQL seals with bh_seal per record).
+   * Absent when the query writes no sealed value.
+   */
+  readonly seals?: readonly { readonly param: number; readonly field: string }[] | true;
 }
 
 export interface CompileContext {
@@ -150,6 +156,7 @@ function compileInsert(collection: CollectionDef, values: unknown, context: Comp
   const id = context.newId();
   const params: SqlValue[] = [id, context.now, context.now];
   const record: Record<string, unknown> = { id, createdAt: context.now, updatedAt: context.now };
+  const seals: { param: number; field: string }[] = [];
   for (const field of collection.declared) {
     let value = Object.hasOwn(values, field.name) ? values[field.name] : undefined;
     if (value === undefined) value = field.default;
@@ -158,10 +165,11 @@ function compileInsert(collection: CollectionDef, values: unknown, context: Comp
       value = null;
     }
     checkValue(field, value, `values.${field.name}`, field.required);
+    if (field.sealed && value !== null) seals.push({ param: params.length, field: field.name });
     params.push(encodeChecked(field, value, `values.${field.name}`));
     record[field.name] = value;
   }
-  return { op: 'insert', sql: collection.insertSql, params, collection, record };
+  return { op: 'insert', sql: collection.insertSql, params, collection, record, ...(seals.length > 0 ? { seals } : {}) };
 }
 
 function compileUpdate(collection: CollectionDef, request: Record<string, unknown>, context: CompileContext): CompiledQuery {
@@ -170,17 +178,24 @@ function compileUpdate(collection: CollectionDef, request: Record<string, unknow
   checkWritableKeys(collection, set, 'set');
   const params: SqlValue[] = [];
   const assignments: string[] = [];
+  let seals = false;
   for (const key of Object.keys(set)) {
     const field = collection.fields.get(key) as FieldDef;
     const value = set[key];
     checkValue(field, value, `set.${field.name}`, field.required);
-    assignments.push(`${field.column} = ?`);
+    if (field.sealed && value !== null) {
+      // Sealed per record: the additional data binds each value to its record's id.
+      assignments.push(`${field.column} = bh_seal('${collection.name}', '${field.name}', "id", ?)`);
+      seals = true;
+    } else {
+      assignments.push(`${field.column} = ?`);
+    }
     params.push(encodeChecked(field, value, `set.${field.name}`));
   }
   assignments.push('"updatedAt" = ?');
   params.push(context.now);
   const where = whereClause(collection, request['where'], params, true);
-  return { op: 'update', sql: `UPDATE ${collection.table} SET ${assignments.join(', ')}${withBudget(where)}`, params, collection };
+  return { op: 'update', sql: `UPDATE ${collection.table} SET ${assignments.join(', ')}${withBudget(where)}`, params, collection, ...(seals ? { seals: true as const } : {}) };
 }
 
 function compileFind(collection: CollectionDef, request: Record<string, unknown>): CompiledQuery {
@@ -200,6 +215,7 @@ function compileFind(collection: CollectionDef, request: Record<string, unknown>
       const name = entry['field'];
       const field = typeof name === 'string' ? collection.fields.get(name) : undefined;
       if (!field) unknownField(collection, 'orderBy');
+      if (field.sealed) sealedField(collection, field, 'orderBy');
       const direction = entry['direction'] ?? 'asc';
       if (direction !== 'asc' && direction !== 'desc') invalid('orderBy direction must be asc or desc');
       orderTerms.push({ column: field.column, direction: direction === 'asc' ? 'ASC' : 'DESC' });
@@ -225,7 +241,7 @@ function compileFind(collection: CollectionDef, request: Record<string, unknown>
   const arrayOrder = orderTerms.length === 0 ? '' : ` ORDER BY ${orderTerms.map((term, i) => `"o${i}" ${term.direction}`).join(', ')}`;
   return {
     op: 'find',
-    sql: `SELECT ${collection.selectList} ${from}`,
+    sql: `SELECT ${collection.readList} ${from}`,
     // The records are joined as text (a subquery's column loses its JSON subtype, and re-parsing it
     // with json() would cost a second pass over every record).
     jsonSql: `SELECT count(*), coalesce('[' || group_concat("r", ','${arrayOrder}) || ']', '[]') FROM (SELECT ${collection.jsonObject} AS "r"${keys} ${from}) WHERE bh_answer_bytes(octet_length("r"))`,
@@ -277,6 +293,7 @@ function compileConditions(
     }
     const field = collection.fields.get(key);
     if (!field) unknownField(collection, place);
+    if (field.sealed) sealedField(collection, field, 'where');
     if (isPlainObject(value)) {
       const operators = Object.keys(value);
       if (operators.length === 0) invalid(`${place}.${field.name} must name at least one operator (${operatorList})`);
@@ -379,6 +396,10 @@ function invalid(problem: string): never {
 
 function tooComplex(problem: string): never {
   throw new BulkheadError('BH_QUERY_TOO_COMPLEX', { problem });
+}
+
+function sealedField(collection: CollectionDef, field: FieldDef, place: string): never {
+  throw new BulkheadError('BH_QUERY_SEALED_FIELD', { field: field.name, collection: collection.name, place });
 }
 
 function unknownField(collection: CollectionDef, place: string): never {

@@ -12,7 +12,10 @@ import { OpenFile, OpenFiles } from './open-files.js';
 import { QueryMeter, QueryStopped, unlimitedBudget, type QueryBudget } from './query-budget.js';
 import { compileQuery, type CompiledQuery, type QueryOp } from './query-compiler.js';
 import { openUserFile } from './user-file.js';
-import { buildStorageSchema, type CollectionDef, type StorageSchema } from './storage-schema.js';
+import { buildStorageSchema, lockedSentinel, type CollectionDef, type StorageSchema } from './storage-schema.js';
+import { isSealed, open as openSealed, seal, sealedWith, type SealedPlace } from '../vault/sealed.js';
+import type { OpenVault } from '../vault/vault-keys.js';
+import type { SqliteDatabase } from '../sqlite/sqlite-driver.js';
 
 export interface StoreOptions {
   /** Root of the data directory; user files go to `<dataDir>/plugins/<plugin>/<file id>.db`. */
@@ -43,6 +46,17 @@ export interface StoreOptions {
    * writes it when the call ends, before the call's writes commit (beginCall, endCall).
    */
   readonly audit?: (event: StoreAuditEvent) => void;
+  /**
+   * The user's vault keys while their vault is open (host/vault/vault-keys.ts), for sealed
+   * fields. Without it, every sealed field reads as locked and refuses writes.
+   */
+  readonly vault?: (userId: string) => OpenVault | undefined;
+}
+
+/** How the queries since the last takeVaultUse met sealed fields (protocol.ts, CallVault). */
+export interface VaultUse {
+  opened: boolean;
+  locked: boolean;
 }
 
 /** What the audit log learns of one query: never a value, only what it was and what it touched. */
@@ -102,6 +116,7 @@ export class Store {
   #closed = false;
   /** The files a call in progress has written (beginCall .. endCall); undefined outside calls. */
   #inCall: Set<OpenFile> | undefined;
+  #vaultUse: VaultUse = { opened: false, locked: false };
 
   constructor(options: StoreOptions) {
     this.#options = options;
@@ -151,6 +166,7 @@ export class Store {
         file.statement('BEGIN').run();
         this.#inCall.add(file);
       }
+      if (query.seals) this.#sealValues(claims.sub, plugin, query);
       this.#meter.start(budget);
       let result: T;
       try {
@@ -178,6 +194,122 @@ export class Store {
         audit({ claims, ...describeRequest(query, request, this.#schemas.get(plugin)), code });
       }
       throw error;
+    }
+  }
+
+  /** How the queries since the last call of this met sealed fields; starts afresh. */
+  takeVaultUse(): VaultUse | undefined {
+    const use = this.#vaultUse;
+    if (!use.opened && !use.locked) return undefined;
+    this.#vaultUse = { opened: false, locked: false };
+    return use;
+  }
+
+  /**
+   * A write of sealed values needs the user's open vault: an insert's values are sealed here,
+   * with the record's new id; an update's are sealed by SQL (bh_seal), one record at a time.
+   */
+  #sealValues(userId: string, plugin: string, query: CompiledQuery): void {
+    const keys = this.#options.vault?.(userId);
+    if (!keys) {
+      this.#vaultUse.locked = true;
+      throw new BulkheadError('BH_VAULT_LOCKED');
+    }
+    this.#vaultUse.opened = true;
+    if (query.seals === true || query.seals === undefined) return;
+    const record = (query.record as Record<string, unknown>)['id'] as string;
+    for (const { param, field } of query.seals) {
+      query.params[param] = seal(keys.current, query.params[param] as string, { user: userId, plugin, collection: query.collection.name, field, record });
+    }
+  }
+
+  /**
+   * The vault's SQL functions on one user's file: `bh_open` (a sealed value for a find),
+   * `bh_unlocked` (is the vault open now) and `bh_seal` (an update's new sealed value).
+   */
+  #registerVault(db: SqliteDatabase, userId: string, plugin: string): void {
+    const options = { deterministic: false, directOnly: true, varargs: false } as const;
+    const vault = this.#options.vault;
+    const use = (): VaultUse => this.#vaultUse;
+    const place = (collection: unknown, field: unknown, record: unknown): SealedPlace => ({ user: userId, plugin, collection: String(collection), field: String(field), record: String(record) });
+    db.function('bh_open', options, (collection: unknown, field: unknown, record: unknown, stored: unknown) => {
+      if (stored === null || stored === undefined) return null;
+      const keys = vault?.(userId);
+      if (!keys) {
+        use().locked = true;
+        return lockedSentinel;
+      }
+      use().opened = true;
+      return openSealed(keys.old ? [keys.current, keys.old] : [keys.current], String(stored), place(collection, field, record));
+    });
+    db.function('bh_unlocked', options, () => {
+      if (vault?.(userId)) return 1;
+      use().locked = true;
+      return 0;
+    });
+    db.function('bh_seal', options, (collection: unknown, field: unknown, record: unknown, plaintext: unknown) => {
+      if (plaintext === null || plaintext === undefined) return null;
+      const keys = vault?.(userId);
+      if (!keys) throw new BulkheadError('BH_VAULT_LOCKED');
+      return seal(keys.current, String(plaintext), place(collection, field, record));
+    });
+  }
+
+  /**
+   * Re-seals the sealed fields of one collection of the caller's file, for up to `limit` records
+   * after `afterId` (one transaction): values under the old key of a change of password, and
+   * legacy plaintext, are sealed with the current key; values already under it are left alone, so
+   * running it again (after a crash) is harmless. A value no key opens is left as it is and counted.
+   */
+  reseal(token: string, plugin: string, collection: string, afterId: string, limit: number): { next: string | null; resealed: number; unreadable: number } {
+    const { def, key, open } = this.#collection(token, plugin, collection);
+    const claims = this.#options.tokens.verify(token, plugin);
+    const done = { next: null, resealed: 0, unreadable: 0 };
+    if (def.sealed.length === 0) return done;
+    const keys = this.#options.vault?.(claims.sub);
+    if (!keys) throw new BulkheadError('BH_VAULT_LOCKED');
+    const file = open(false);
+    if (!file) return done;
+    const columns = def.sealed.map((f) => f.column).join(', ');
+    try {
+      const rows = file.statement(`SELECT "id", ${columns} FROM ${def.table} WHERE "id" > ? ORDER BY "id" LIMIT ?`).all(afterId, limit) as Record<string, string | null>[];
+      const order = keys.old ? [keys.current, keys.old] : [keys.current];
+      let resealed = 0;
+      let unreadable = 0;
+      file.statement('BEGIN').run();
+      try {
+        for (const row of rows) {
+          const record = row['id'] as string;
+          for (const field of def.sealed) {
+            const stored = row[field.name];
+            if (stored === null || stored === undefined) continue;
+            const where: SealedPlace = { user: claims.sub, plugin, collection, field: field.name, record };
+            let plaintext: string;
+            if (!isSealed(stored)) {
+              plaintext = stored;
+            } else {
+              const under = sealedWith(order, stored, where);
+              if (under === 0) continue;
+              if (under < 0) {
+                unreadable += 1;
+                continue;
+              }
+              plaintext = openSealed(order, stored, where);
+            }
+            file.statement(`UPDATE ${def.table} SET ${field.column} = ? WHERE "id" = ?`).run(seal(keys.current, plaintext, where), record);
+            resealed += 1;
+          }
+        }
+        file.statement('COMMIT').run();
+      } catch (error) {
+        if (file.db.inTransaction) file.statement('ROLLBACK').run();
+        throw error;
+      }
+      return { next: rows.length < limit ? null : ((rows[rows.length - 1] as Record<string, string>)['id'] as string), resealed, unreadable };
+    } catch (error) {
+      if (error instanceof BulkheadError) throw error;
+      this.#files.close(key);
+      throw translateSqliteError(error);
     }
   }
 
@@ -223,8 +355,9 @@ export class Store {
     const file = open(false);
     if (!file) return [];
     try {
+      // As stored: sealed values stay sealed in an export.
       const rows = file.statement(`SELECT ${def.selectList} FROM ${def.table} WHERE "id" > ? ORDER BY "id" LIMIT ?`).all(afterId, limit) as Record<string, unknown>[];
-      return rows.map((row) => def.decode(row));
+      return rows.map((row) => def.decodeStored(row));
     } catch (error) {
       this.#files.close(key);
       throw translateSqliteError(error);
@@ -238,14 +371,30 @@ export class Store {
    */
   importRecords(token: string, plugin: string, collection: string, records: readonly Record<string, unknown>[]): number {
     const { schema, open } = this.#collection(token, plugin, collection);
+    const claims = this.#options.tokens.verify(token, plugin);
     // Every record is checked before the file is opened (or created).
     const queries = records.map((record) => {
       const { id, createdAt, updatedAt, ...values } = record;
       if (typeof id !== 'string' || !Number.isSafeInteger(createdAt) || !Number.isSafeInteger(updatedAt)) {
         throw new BulkheadError('BH_QUERY_INVALID', { problem: 'an imported record needs its id, createdAt and updatedAt' });
       }
-      const query = compileQuery(schema, { op: 'insert', collection, values }, { now: createdAt as number, newId: () => id });
-      query.params[2] = updatedAt as number;
+      // A sealed value of an export is written as it is (it was sealed for this very place);
+      // a placeholder that fits text and json stands in for it while the rest is checked.
+      const stored = new Map<string, string>();
+      for (const field of schema.collections.get(collection)?.sealed ?? []) {
+        const value = values[field.name];
+        if (typeof value === 'string' && isSealed(value)) {
+          stored.set(field.name, value);
+          values[field.name] = '';
+        }
+      }
+      const compiled = compileQuery(schema, { op: 'insert', collection, values }, { now: createdAt as number, newId: () => id });
+      compiled.params[2] = updatedAt as number;
+      const columns = [...compiled.collection.fields.keys()];
+      for (const [field, value] of stored) compiled.params[columns.indexOf(field)] = value;
+      const seals = Array.isArray(compiled.seals) ? compiled.seals.filter((s) => !stored.has(s.field)) : [];
+      const query: CompiledQuery = { ...compiled, ...(seals.length > 0 ? { seals } : { seals: undefined }) };
+      if (query.seals) this.#sealValues(claims.sub, schema.plugin, query);
       return query;
     });
     const file = open(true) as OpenFile;
@@ -383,6 +532,7 @@ export class Store {
     if (!db) return undefined;
     db.pragma(`max_page_count = ${Math.floor((this.#quotaMiB(plugin) * 1048576) / pageBytes)}`);
     this.#meter.register(db);
+    if ([...schema.collections.values()].some((c) => c.sealed.length > 0)) this.#registerVault(db, userId, plugin);
     const open = new OpenFile(db);
     open.plugin = plugin;
     this.#files.add(cacheKey, open);

@@ -232,7 +232,7 @@ test('workers are started with derived keys only: no byte run of the master or s
   const wasm = wat('(module (memory (export "memory") 1))');
   const manifest = parseManifest({ manifestVersion: 1, name: 'keyed', version: '1.0.0', description: 'k' }, 'test');
   const plugin = preparePlugin({ folder: '/x', manifest, wasm, manifestSha256: '', wasmSha256: '' }, true, defaultCaps);
-  const setup = workerSetup(keys, { dataDir: '/d', store: { ...storeDefaults, maxOpenFiles: 1, pageCacheKiB: 64 }, account: { auditRetentionDays: 365, deletionGraceDays: 30, auditTap: undefined } }, [plugin]);
+  const setup = workerSetup(keys, { dataDir: '/d', store: { ...storeDefaults, maxOpenFiles: 1, pageCacheKiB: 64 }, account: { auditRetentionDays: 365, deletionGraceDays: 30, auditTap: undefined }, vault: { idleMinutes: 15, unlocksAtOnce: 2 } }, [plugin]);
   // Everything a worker receives, as bytes: each key, each buffer behind a key (a view shares its
   // whole buffer when posted), and the rest as JSON.
   const views = [setup.keyringKey, setup.tokenKey.key, setup.audit.key.fileRoot, setup.audit.key.names, ...setup.plugins.flatMap((p) => [p.key.fileRoot, p.key.names])];
