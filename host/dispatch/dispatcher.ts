@@ -82,6 +82,20 @@ export class Dispatcher {
     return catalog;
   }
 
+  /**
+   * The catalog a router may pick from for chat text: `catalog` without the capabilities whose
+   * params carry secrets (manifest `"secret": true`), which only private forms may call.
+   */
+  chatCatalog(caller: Pick<CallerContext, 'front' | 'admin'>): readonly Capability[] {
+    const key = `${caller.front}\u0000${caller.admin}\u0000chat`;
+    let catalog = this.#catalogs.get(key);
+    if (!catalog) {
+      catalog = Object.freeze(this.catalog(caller).filter((capability) => capability.spec.secret !== true));
+      this.#catalogs.set(key, catalog);
+    }
+    return catalog;
+  }
+
   resolve(caller: CallerContext, pluginName: string, capabilityName: string, params: unknown): { capability: Capability; plugin: LoadedPlugin; input: string } {
     const plugins = this.#options.plugins;
     const plugin = plugins.get(pluginName);

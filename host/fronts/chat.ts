@@ -15,6 +15,7 @@ import type { CallerContext } from '../identity/caller-context.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
 import { accountIntent, answerAccount, type AccountChatDeps, type AccountIntent } from './account-chat.js';
+import { looksLikeSecret } from './secret-text.js';
 
 export interface ChatAnswer {
   /** What to send back to the conversation, in order. Never empty. */
@@ -33,6 +34,11 @@ export interface ChatDeps extends AccountChatDeps {
 }
 
 export async function answerChat(deps: ChatDeps, caller: CallerContext, text: string): Promise<ChatAnswer> {
+  // A password typed into chat goes no further: not to the router, a model, a plugin or a log.
+  if (looksLikeSecret(text)) {
+    const error = new BulkheadError('BH_CHAT_LOOKS_LIKE_SECRET');
+    return { replies: [error.message], error };
+  }
   const intent = accountIntent(text);
   if (intent !== undefined) {
     try {
@@ -42,7 +48,7 @@ export async function answerChat(deps: ChatDeps, caller: CallerContext, text: st
       return { replies: [failureText(error)], account: intent, error };
     }
   }
-  const route = await deps.router.route(text, deps.dispatcher.catalog(caller));
+  const route = await deps.router.route(text, deps.dispatcher.chatCatalog(caller));
   if (route.kind === 'reply') return { replies: [route.text], route };
   try {
     const outcome = await deps.dispatcher.invoke(caller, route.plugin, route.capability, route.params);

@@ -39,6 +39,12 @@ export interface CapabilitySpec {
   readonly dashboard?: boolean;
   /** Called only by the scheduler, for a timer the plugin set (schedule host function). */
   readonly scheduled?: boolean;
+  /**
+   * Its params carry secrets (a password to keep): no router offers it for chat text; fronts
+   * collect its params only in a private form (Slack `/bulkhead secret <plugin>`, the dashboard,
+   * the console's prompts).
+   */
+  readonly secret?: boolean;
 }
 
 export interface LimitsSpec {
