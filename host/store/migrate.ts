@@ -119,6 +119,8 @@ function migrate(db: SqliteDatabase, schema: StorageSchema, meta: Meta, now: num
       if (!currentField || currentField.system) refuse(`removes the field '${name}.${field}'`);
       const def = currentField as NonNullable<typeof currentField>;
       if (def.type !== oldField.type) refuse(`changes the type of the field '${name}.${field}'`);
+      // Its values are sealed text: unsealed, they would reach the plugin as enc:v1: strings.
+      if (oldField.sealed === true && !def.sealed) refuse(`unseals the field '${name}.${field}' (sealed values stay sealed)`);
       if (def.required && !oldField.required) {
         if (def.default === undefined) refuse(`makes the field '${name}.${field}' required without a default for existing records`);
         steps.push(() => backfill(db, collection, field, def.default, true));

@@ -22,7 +22,16 @@ const invalid: { name: string; manifest: unknown }[] = [
   { name: 'unknown field type', manifest: { ...base, storage: { collections: { a: { fields: { b: { type: 'blob' } } } } } } },
   { name: 'default of the wrong type', manifest: { ...base, storage: { collections: { a: { fields: { b: { type: 'integer', default: 'x' } } } } } } },
   { name: 'index on an undeclared field', manifest: { ...base, storage: { collections: { a: { fields: { b: { type: 'text' } }, indexes: [{ fields: ['c'] }] } } } } },
-  { name: 'sealed field before the vault exists', manifest: { ...base, storage: { collections: { a: { fields: { b: { type: 'text', sealed: true } } } } } } },
+  { name: 'sealed field without the vault permission', manifest: { ...base, permissions: ['query'], storage: { collections: { a: { fields: { b: { type: 'text', sealed: true } } } } } } },
+  { name: 'sealed integer field (only text and json can be sealed)', manifest: { ...base, permissions: ['query', 'vault'], storage: { collections: { a: { fields: { b: { type: 'integer', sealed: true } } } } } } },
+  {
+    name: 'index on a sealed field (an index would order and compare encrypted values)',
+    manifest: { ...base, permissions: ['query', 'vault'], storage: { collections: { a: { fields: { b: { type: 'text', sealed: true } }, indexes: [{ fields: ['b'] }] } } } },
+  },
+  {
+    name: 'unique index that includes a sealed field',
+    manifest: { ...base, permissions: ['query', 'vault'], storage: { collections: { a: { fields: { b: { type: 'text' }, c: { type: 'json', sealed: true } }, indexes: [{ fields: ['b', 'c'], unique: true }] } } } },
+  },
   { name: 'duplicate capability', manifest: { ...base, capabilities: [{ name: 'add', description: 'a' }, { name: 'add', description: 'b' }] } },
 ];
 
@@ -31,6 +40,18 @@ for (const c of invalid) {
     assert.throws(() => parseManifest(c.manifest, 'plugins/notes'), (e: unknown) => isBulkheadError(e, 'BH_MANIFEST_INVALID') && e.message.includes('plugins/notes'));
   });
 }
+
+test('sealed text and json fields are accepted with the vault permission, and the index error names the field', () => {
+  const manifest = parseManifest(
+    { ...base, permissions: ['query', 'vault'], storage: { collections: { a: { fields: { s: { type: 'text' }, b: { type: 'text', sealed: true }, c: { type: 'json', sealed: true } }, indexes: [{ fields: ['s'] }] } } } },
+    'plugins/notes',
+  );
+  assert.equal(manifest.storage?.collections['a']?.fields['b']?.sealed, true);
+  assert.throws(
+    () => parseManifest({ ...base, permissions: ['query', 'vault'], storage: { collections: { a: { fields: { b: { type: 'text', sealed: true } }, indexes: [{ fields: ['b'] }] } } } }, 'plugins/notes'),
+    (e: unknown) => isBulkheadError(e, 'BH_MANIFEST_INVALID') && /indexes\/0 names the sealed field b/.test(e.message),
+  );
+});
 
 test('a full manifest is accepted and frozen', () => {
   const manifest = parseManifest(
