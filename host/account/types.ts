@@ -15,7 +15,7 @@ export const auditKinds = ['call', 'store', 'account'] as const;
 export type AuditKind = (typeof auditKinds)[number];
 
 /** Account actions recorded in the user's own log (kind "account"). */
-export const accountActions = ['export', 'deletion-requested', 'deletion-cancelled'] as const;
+export const accountActions = ['export', 'deletion-requested', 'deletion-cancelled', 'vault-setup', 'vault-unlock', 'vault-lock', 'vault-change'] as const;
 export type AccountAction = (typeof accountActions)[number];
 
 /**

@@ -360,7 +360,15 @@ function runSystem(call: CallMessage, claims: CallerClaims): Answer {
     case 'created-at':
       return answer({ createdAt: auditLog.createdAt(user) ?? null });
     case 'account-line':
-      auditLog.append(user, [{ at: Date.now(), front: claims.front, kind: 'account', op: input['op'] as AccountAction, outcome: 'ok' }]);
+      auditLog.append(user, [
+        {
+          at: Date.now(),
+          front: claims.front,
+          kind: 'account',
+          op: input['op'] as AccountAction,
+          ...(input['outcome'] === 'refused' ? { outcome: 'refused', code: String(input['code']) } : { outcome: 'ok' }),
+        },
+      ]);
       return none;
     case 'keyring-names':
       return answer(keyring.names());

@@ -532,7 +532,11 @@ export class Store {
     if (!db) return undefined;
     db.pragma(`max_page_count = ${Math.floor((this.#quotaMiB(plugin) * 1048576) / pageBytes)}`);
     this.#meter.register(db);
-    if ([...schema.collections.values()].some((c) => c.sealed.length > 0)) this.#registerVault(db, userId, plugin);
+    if ([...schema.collections.values()].some((c) => c.sealed.length > 0)) {
+      this.#registerVault(db, userId, plugin);
+      // A legacy plaintext value sealed in place leaves no copy in the file's free pages.
+      db.pragma('secure_delete = ON');
+    }
     const open = new OpenFile(db);
     open.plugin = plugin;
     this.#files.add(cacheKey, open);

@@ -21,6 +21,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Executor } from '../executor/executor.js';
 import type { VaultAnswer, VaultRequest } from '../executor/protocol.js';
 import type { CallerContext } from '../identity/caller-context.js';
+import type { AccountAction } from '../account/types.js';
 import type { LoadedPlugin } from '../plugins/catalog.js';
 import type { VaultRecords, VaultRecord } from './vault-records.js';
 import { vaultKdf } from './vault-keys.js';
@@ -120,6 +121,7 @@ export class VaultService {
         throw new BulkheadError('BH_VAULT_ALREADY_SET_UP');
       }
       this.#lastActive.set(userId, this.#now());
+      await this.#record(caller, 'vault-setup');
     });
   }
 
@@ -137,10 +139,11 @@ export class VaultService {
         verifier: record.verifier,
         pending: record.pending,
       });
-      if (answer.kind === 'wrong-password') throw this.#wrong(record);
+      if (answer.kind === 'wrong-password') throw await this.#wrong(caller, record, 'vault-unlock');
       if (answer.kind !== 'unlocked') throw unexpected();
       this.#options.records.clearFailures(userId);
       this.#lastActive.set(userId, this.#now());
+      await this.#record(caller, 'vault-unlock');
       if (record.pending !== null) await this.#finishChange(caller);
     });
   }
@@ -150,6 +153,7 @@ export class VaultService {
     const userId = caller.globalUserId;
     this.#lastActive.delete(userId);
     await this.#options.executor.vault(userId, { op: 'lock', user: userId });
+    await this.#record(caller, 'vault-lock');
   }
 
   /**
@@ -178,7 +182,7 @@ export class VaultService {
           verifier: record.verifier,
         },
       );
-      if (answer.kind === 'wrong-password') throw this.#wrong(record);
+      if (answer.kind === 'wrong-password') throw await this.#wrong(caller, record, 'vault-change');
       if (answer.kind !== 'made' || answer.pending === undefined) throw unexpected();
       let begun = false;
       try {
@@ -190,6 +194,7 @@ export class VaultService {
       await this.#options.executor.vault(userId, { op: 'commit-change', user: userId });
       this.#lastActive.set(userId, this.#now());
       await this.#finishChange(caller);
+      await this.#record(caller, 'vault-change');
     });
   }
 
@@ -264,13 +269,20 @@ export class VaultService {
     return record;
   }
 
-  /** Counts a wrong password and sets the wait before the next try. */
-  #wrong(record: VaultRecord): BulkheadError {
+  /** A line in the user's own audit log (never the password, only what was done). */
+  async #record(caller: Caller, op: AccountAction, refused?: string): Promise<void> {
+    await this.#options.dispatcher.system(caller, 'account-line', refused ? { op, outcome: 'refused', code: refused } : { op });
+  }
+
+  /** Counts a wrong password, sets the wait before the next try, and records the refusal. */
+  async #wrong(caller: Caller, record: VaultRecord, op: AccountAction): Promise<BulkheadError> {
     const failures = record.failures + 1;
     const over = failures - wrongPasswordPolicy.free - 1;
     const waitMs = over < 0 ? 0 : Math.min(wrongPasswordPolicy.firstWaitMs * 2 ** over, wrongPasswordPolicy.longestWaitMs);
     this.#options.records.recordFailure(record.userId, failures, waitMs === 0 ? 0 : this.#now() + waitMs);
-    return new BulkheadError('BH_VAULT_WRONG_PASSWORD');
+    const error = new BulkheadError('BH_VAULT_WRONG_PASSWORD');
+    await this.#record(caller, op, error.code);
+    return error;
   }
 
   /** A derivation when a turn is free: at most unlocksAtOnce run at once (a change's two derivations share one turn). */

@@ -128,6 +128,16 @@ describe('the vault through the host', () => {
     assert.equal((await rejection(host.vault.unlock(alice, 'wrong again!!'))).code, 'BH_VAULT_WRONG_PASSWORD', 'a right password reset the count');
   });
 
+  test("the user's own audit log records each vault action and each refused password, and never a password", async () => {
+    const page = await host.account.activity(consoleUser('alice'), { limit: 200 });
+    const lines = page.lines.filter((line) => line.kind === 'account').map((line) => `${line.op}:${line.outcome}${line.code ? `:${line.code}` : ''}`);
+    for (const expected of ['vault-setup:ok', 'vault-unlock:ok', 'vault-lock:ok', 'vault-unlock:refused:BH_VAULT_WRONG_PASSWORD']) {
+      assert.ok(lines.includes(expected), `${expected} in ${lines.join(', ')}`);
+    }
+    assert.ok(!JSON.stringify(page).includes('correct horse'), 'no password in the log');
+    assert.ok(!JSON.stringify(page).includes('guess number'));
+  });
+
   test('a restart locks every vault', async () => {
     const alice = consoleUser('alice');
     await host.vault.unlock(alice, 'correct horse battery');
