@@ -41,6 +41,9 @@ export const schedulerDefaults: SchedulerSettings = {
   concurrency: 64,
 };
 
+/** What the inbox keeps instead of replies that may hold sealed values (the vault tier). */
+export const privateReplyNote = 'A reminder with private content (from your vault) fired here; private replies are not kept in the inbox. Ask the plugin again to see it.';
+
 /** Sends a fired timer's replies to the user; false when it could not (they go to the inbox). */
 export type Delivery = (message: { readonly userId: string; readonly plugin: string; readonly texts: readonly string[]; readonly late: boolean }) => Promise<boolean>;
 
@@ -186,12 +189,15 @@ export class Scheduler {
     const late = now - timer.dueAt > settings.lateAfterMs;
     const caller: CallerContext = { globalUserId: timer.userId, front: 'scheduler', replyTo: `timer:${timer.id}`, admin: false, authTime: now };
     let replies: readonly string[];
+    let sensitive = false;
     try {
       const params = {
         payload: JSON.parse(timer.payload) as unknown,
         timer: { id: timer.id, at: new Date(timer.dueAt).toISOString(), late, ...(timer.repeat ? { repeat: timer.repeat } : {}) },
       };
-      replies = (await dispatcher.invoke(caller, timer.plugin, timer.capability, params)).replies;
+      const outcome = await dispatcher.invoke(caller, timer.plugin, timer.capability, params);
+      replies = outcome.replies;
+      sensitive = outcome.vault?.opened === true;
     } catch (error) {
       const code = error instanceof BulkheadError ? error.code : 'BH_INTERNAL_ERROR';
       const attempts = timer.attempts + 1;
@@ -213,7 +219,8 @@ export class Scheduler {
     return {
       id: timer.id,
       ...(again === undefined ? {} : { next: { dueAt: again, attempts: 0 } }),
-      ...(replies.length > 0 && !sent ? { inbox: { userId: timer.userId, plugin: timer.plugin, at: this.#now(), texts: replies, late } } : {}),
+      // A reply that may hold sealed values is not kept in the inbox (timers.db is host-keyed): a note takes its place.
+      ...(replies.length > 0 && !sent ? { inbox: { userId: timer.userId, plugin: timer.plugin, at: this.#now(), texts: sensitive ? [privateReplyNote] : replies, late } } : {}),
     };
   }
 
