@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Host } from '../../host/host.js';
 import { consoleUser, rejection, startTestHost, tempDir } from '../helpers/fixtures.js';
 import { wrongPasswordPolicy } from '../../host/vault/vault-service.js';
+import { scanDataDir } from '../helpers/plaintext-scan.js';
 
 const keys = { BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'), BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex') };
 
@@ -165,5 +166,19 @@ describe('the vault through the host', () => {
     const all = await query('alice', { op: 'find', collection: 'secrets', where: { service: { like: 'svc-%' } }, limit: 500 });
     assert.equal(all.records?.length, 450);
     assert.ok(all.records?.every((r) => r['password'] === `pw-${Number(String(r['service']).slice(4))}`));
+  });
+
+  test('attack: a thief with the data directory and the root keys finds no sealed value in any file, decrypted or not', async () => {
+    await host.shutdown();
+    const root = { master: Buffer.from(keys.BULKHEAD_MASTER_KEY, 'hex'), signing: Buffer.from(keys.BULKHEAD_SIGNING_KEY, 'hex') };
+    const { findings, decrypted } = scanDataDir(dir, root, ['hunter2-netflix', 'rotated-pass', 'bob-secret-1', 'pw-449', 'still fine', 'svc-449']);
+    assert.ok(decrypted.some((f) => f.startsWith('plugins')) && decrypted.includes('vault.db') && decrypted.some((f) => f.startsWith('audit')), decrypted.join(', '));
+    const sealed = findings.filter((f) => !['still fine', 'svc-449'].includes(f.marker));
+    assert.deepEqual(sealed, [], 'no sealed value anywhere');
+    // The control: plaintext fields are found where they live, so the scan does read the files.
+    assert.ok(findings.some((f) => f.marker === 'still fine' && f.how === 'decrypted'));
+    assert.ok(findings.some((f) => f.marker === 'svc-449' && f.how === 'decrypted'));
+    assert.ok(findings.every((f) => f.how === 'decrypted'), 'nothing readable without the keys');
+    host = start();
   });
 });
