@@ -89,3 +89,10 @@ export declare function host_schedule(request: i64): i64;
 /** Permission `schedule`. Takes a block of `{"id":"<timer id>"}`; returns a block of `{"ok":true}` or an error. */
 @external("extism:host/user", "unschedule")
 export declare function host_unschedule(request: i64): i64;
+
+/**
+ * Permission `random`. Takes a block of `{"bytes": n}` (1 to 1024); returns a block of
+ * `{"ok":true,"bytes":"<standard base64>"}` (n bytes from the host's CSPRNG) or an error.
+ */
+@external("extism:host/user", "random")
+export declare function host_random(request: i64): i64;

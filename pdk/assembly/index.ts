@@ -28,6 +28,8 @@ export { HostResult, PDK_ALLOC_REFUSED, PDK_BAD_RESPONSE } from "./result";
 export { StoreResult, FindOptions, query, insert, find, update, remove, count, escapeLike } from "./store";
 export { ScheduleResult, schedule, unschedule } from "./schedule";
 export { market, MarketResult, MARKET_MAX_SYMBOLS } from "./market";
+export { randomBytes, RandomResult, RANDOM_MAX_BYTES } from "./random";
+export { isLocked, VAULT_LOCKED } from "./vault";
 
 /**
  * The call's params: the JSON object the host validated against the capability's params schema
@@ -82,10 +84,25 @@ export function fail(message: string): i32 {
  * fails: check `ok` and decide.
  */
 export function reply(text: string): HostResult {
+  return sendReply(text, false);
+}
+
+/**
+ * Sends `text` like `reply`, marked sensitive: fronts then show this call's replies to the user
+ * alone (a Slack ephemeral message or a DM, never a shared channel). Use it for anything secret
+ * (a password, a one-time code) that did not come from a sealed field: a call that read or wrote
+ * a sealed value is marked so by the host anyway.
+ */
+export function replySensitive(text: string): HostResult {
+  return sendReply(text, true);
+}
+
+function sendReply(text: string, sensitive: bool): HostResult {
   const result = new HostResult();
   const out = startBlock();
   out.ascii('{"text":');
   out.jsonString(text);
+  if (sensitive) out.ascii(',"sensitive":true');
   out.byte(0x7d); // }
   const handle = finishBlock();
   if (handle == 0) {

@@ -659,13 +659,26 @@ BH_INLINE bh_str bh_query(bh_str request) {
   return bh__call(BH__QUERY, request);
 }
 
-/** Sends text (UTF-8, 1 to 4,000 characters) to the conversation; returns the host's answer. */
-BH_INLINE bh_str bh_reply(bh_str text) {
+BH_INLINE bh_str bh__reply(bh_str text, int sensitive) {
   bh_buf message = bh_buf_new();
   bh_buf_cstr(&message, "{\"text\":");
   bh_buf_json_string(&message, text);
+  if (sensitive) bh_buf_cstr(&message, ",\"sensitive\":true");
   bh_buf_byte(&message, '}');
   return bh__call(BH__REPLY, bh_buf_str(&message));
+}
+
+/** Sends text (UTF-8, 1 to 4,000 characters) to the conversation; returns the host's answer. */
+BH_INLINE bh_str bh_reply(bh_str text) {
+  return bh__reply(text, 0);
+}
+
+/**
+ * Like bh_reply, for secret text (a password, a one-time code): the host marks the call sensitive,
+ * and fronts show its replies to the user alone, never in a shared channel.
+ */
+BH_INLINE bh_str bh_reply_sensitive(bh_str text) {
+  return bh__reply(text, 1);
 }
 
 /** Is the answer {"ok":true,...}? */

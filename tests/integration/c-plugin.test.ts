@@ -161,6 +161,13 @@ describe('bulkhead.h through the host (cecho fixture)', () => {
     assert.deepEqual(result, { text: 'a\ufffdb', bytes: 5 });
   });
 
+  test('bh_reply_sensitive marks the call, so fronts show its replies to the user alone; bh_reply does not', async () => {
+    const secret = await call('alice', 'cecho', 'echo', { text: 'one-time code 123456', sensitive: true });
+    assert.deepEqual(secret.replies, ['one-time code 123456']);
+    assert.deepEqual(secret.vault, { opened: true, locked: false });
+    assert.equal((await call('alice', 'cecho', 'echo', { text: 'for everyone', sensitive: false })).vault, undefined);
+  });
+
   const probe = async (doc: string, key: string) => (await call('alice', 'cecho', 'probe', { doc, key })).result;
   test('bh_json_get finds only the object\'s own members, decodes escaped keys and strings, reads integers', async () => {
     const doc = JSON.stringify({ inner: { name: 'nested' }, list: [{ name: 'in array' }, 2, 'x'], 'k\u00e9y"': 'escaped key', name: 'top \u00e9\ud83c\udf0d', n: -42, big: 9007199254740991, t: true });
