@@ -37,6 +37,8 @@ export interface FrontsOptions {
   readonly now?: () => number;
   readonly slackRetryBaseMs?: number;
   readonly slackWebApiRetries?: number;
+  /** For tests: how long a Slack modal submission waits for its answer before the modal says it is working. */
+  readonly slackAnswerWithinMs?: number;
   /** For tests: the clock of dashboard sessions and login links. */
   readonly dashboardNow?: () => number;
 }
@@ -98,6 +100,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     secrets,
     chat: { dispatcher: host.dispatcher, router: host.router, account: host.account, deletionGraceDays: host.config.account.deletionGraceDays },
     identities: host.identities,
+    vault: host.vault,
     http,
     loginLink,
     boltLogger: boltLogger(options.logger),
@@ -105,6 +108,7 @@ export async function startFronts(host: Host, environment: Environment, options:
     ...(options.now ? { now: options.now } : {}),
     ...(options.slackRetryBaseMs !== undefined ? { retryBaseMs: options.slackRetryBaseMs } : {}),
     ...(options.slackWebApiRetries !== undefined ? { webApiRetries: options.slackWebApiRetries } : {}),
+    ...(options.slackAnswerWithinMs !== undefined ? { answerWithinMs: options.slackAnswerWithinMs } : {}),
   });
   try {
     await http.listen({ host: host.config.chat.httpHost, port: host.config.chat.httpPort });

@@ -1,5 +1,5 @@
-// Builders for what Slack sends an app: Events API `event_callback` bodies, slash command forms and
-// `view_submission` interaction payloads, with every field Slack fills in. The same objects travel
+// Builders for what Slack sends an app: Events API `event_callback` bodies, slash command forms,
+// `view_submission` and `block_actions` interaction payloads, with every field Slack fills in. The same objects travel
 // over HTTP (JSON or form-encoded, signed) and inside Socket Mode envelopes (as `payload`).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fakeWorkspace, nextId, nextMessageTs } from './slack-workspace.js';
@@ -209,6 +209,70 @@ export function viewSubmission(options: ViewSubmissionOptions): Record<string, u
 /** A `view_submission` as Slack posts it over HTTP: form-encoded, a single `payload=` JSON field. */
 export function viewSubmissionBody(options: ViewSubmissionOptions): string {
   return new URLSearchParams({ payload: JSON.stringify(viewSubmission(options)) }).toString();
+}
+
+export interface BlockActionsOptions {
+  /** The clicked element's `action_id`. */
+  actionId: string;
+  blockId?: string;
+  /** The button's `value`, if it has one. */
+  value?: string;
+  /** The button's text. Default `Click`. */
+  text?: string;
+  teamId?: string;
+  userId?: string;
+  userName?: string;
+  /** The conversation of the message the button is in. Default the DM channel. */
+  channelId?: string;
+  messageTs?: string;
+  /** A button in an ephemeral message: Slack sends no `message` then, and says so in `container`. Default true. */
+  ephemeral?: boolean;
+  triggerId?: string;
+  responseUrl?: string;
+  appId?: string;
+}
+
+/**
+ * A `block_actions` interaction payload as Slack sends it when a user clicks a button in a
+ * message: who clicked, the message's container and channel, a `trigger_id` (good for one
+ * `views.open` within 3 seconds) and the action.
+ */
+export function blockActions(options: BlockActionsOptions): Record<string, unknown> {
+  const teamId = options.teamId ?? fakeWorkspace.teamId;
+  const userId = options.userId ?? fakeUser.id;
+  const userName = options.userName ?? fakeUser.name;
+  const channelId = options.channelId ?? 'D0FAKEIM001';
+  const messageTs = options.messageTs ?? nextMessageTs();
+  const ephemeral = options.ephemeral ?? true;
+  const action: Record<string, unknown> = {
+    action_id: options.actionId,
+    block_id: options.blockId ?? randomBytes(3).toString('base64url'),
+    text: { type: 'plain_text', text: options.text ?? 'Click', emoji: true },
+    type: 'button',
+    action_ts: `${Math.floor(Date.now() / 1000)}.${String(Date.now() % 1_000_000).padStart(6, '0')}`,
+  };
+  if (options.value !== undefined) action.value = options.value;
+  return {
+    type: 'block_actions',
+    user: { id: userId, username: userName, name: userName, team_id: teamId },
+    api_app_id: options.appId ?? fakeWorkspace.appId,
+    token: fakeWorkspace.verificationToken,
+    container: { type: 'message', message_ts: messageTs, channel_id: channelId, is_ephemeral: ephemeral },
+    trigger_id: options.triggerId ?? triggerId(),
+    team: { id: teamId, domain: fakeWorkspace.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: { id: channelId, name: channelId.startsWith('D') ? 'directmessage' : 'general' },
+    ...(ephemeral ? {} : { message: { type: 'message', user: fakeWorkspace.botUserId, ts: messageTs, bot_id: fakeWorkspace.botId, text: '' } }),
+    state: { values: {} },
+    response_url: options.responseUrl ?? `https://hooks.slack.com/actions/${teamId}/1000000000002/${randomBytes(12).toString('hex')}`,
+    actions: [action],
+  };
+}
+
+/** A `block_actions` payload as Slack posts it over HTTP: form-encoded, a single `payload=` JSON field. */
+export function blockActionsBody(options: BlockActionsOptions): string {
+  return new URLSearchParams({ payload: JSON.stringify(blockActions(options)) }).toString();
 }
 
 function triggerId(): string {

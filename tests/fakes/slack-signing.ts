@@ -29,4 +29,4 @@ export function signSlackRequest(signingSecret: string, rawBody: string, timesta
 }
 
 // The payload builders live in slack-payloads.ts; re-exported so one import serves a signed request.
-export { eventCallback, slashCommand, slashCommandBody, viewSubmission, viewSubmissionBody } from './slack-payloads.js';
+export { blockActions, blockActionsBody, eventCallback, slashCommand, slashCommandBody, viewSubmission, viewSubmissionBody } from './slack-payloads.js';

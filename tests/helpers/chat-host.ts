@@ -29,6 +29,8 @@ export interface ChatHostOptions {
   readonly dataDir?: { readonly dir: string; readonly masterKey: string; readonly signingKey: string };
   /** Folders of plugin folders loaded without approval. Default: the built-ins only. */
   readonly builtInDirs?: readonly string[];
+  /** How long a Slack modal submission waits for its answer before the modal says it is working. */
+  readonly slackAnswerWithinMs?: number;
 }
 
 export interface ChatHost {
@@ -74,6 +76,7 @@ export async function startChatHost(options: ChatHostOptions): Promise<ChatHost>
     slackRetryBaseMs: 50,
     slackWebApiRetries: 0,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.slackAnswerWithinMs !== undefined ? { slackAnswerWithinMs: options.slackAnswerWithinMs } : {}),
   });
   await fronts.slack?.start();
   return {

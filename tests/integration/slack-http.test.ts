@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { startFakeSlackApi, type FakeSlackApi, type SlackApiCall } from '../fakes/slack-web-api.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
-import { eventCallback, signSlackRequest, slashCommandBody, viewSubmissionBody } from '../fakes/slack-signing.js';
+import { eventCallback, signSlackRequest, slashCommandBody } from '../fakes/slack-signing.js';
 import { listenOnLoopback, closeServer, readBody } from '../fakes/local-server.js';
 import { signingSecret, slackNotesOf, startChatHost, type ChatHost } from '../helpers/chat-host.js';
 
@@ -151,21 +151,26 @@ describe('Slack HTTP mode with an LLM', () => {
     }
   });
 
-  test('/bulkhead secret notes opens the secrets modal; a submitted secret is refused (no vault yet), stored nowhere and never logged', async () => {
-    const secret = 'MODAL-SECRET-4c2a';
-    const command = slashCommandBody({ text: 'secret notes', userId: 'U0MODAL001', triggerId: '1337.42.modaltrigger' });
-    assert.equal((await chat.post(command, 'application/x-www-form-urlencoded')).status, 200);
-    const opened = await slack.waitFor('views.open', (c) => c.body['trigger_id'] === '1337.42.modaltrigger');
-    const view = opened.body['view'] as { callback_id: string; blocks: { block_id: string }[] };
-    assert.equal(view.callback_id, 'bulkhead_secret');
-    assert.equal(view.blocks[0]?.block_id, 'secret_block');
-    const submission = viewSubmissionBody({ callbackId: 'bulkhead_secret', userId: 'U0MODAL001', privateMetadata: 'notes', values: { secret_block: { secret_value: secret } } });
-    const response = await chat.post(submission, 'application/x-www-form-urlencoded');
-    assert.equal(response.status, 200);
-    const answer = (await response.json()) as { response_action: string; errors: Record<string, string> };
-    assert.equal(answer.response_action, 'errors');
-    assert.match(answer.errors['secret_block'] ?? '', /vault is not available/);
-    assert.equal(chat.logLines.some((line) => line.includes(secret)), false);
+  test('/bulkhead secret notes answers, to the caller alone, that notes has no form for secrets, and opens no modal', async () => {
+    const received: string[] = [];
+    const hook = createServer((req, res) => {
+      void readBody(req).then((b) => {
+        received.push(b.toString('utf8'));
+        res.end('ok');
+      });
+    });
+    const port = await listenOnLoopback(hook);
+    try {
+      const command = slashCommandBody({ text: 'secret notes', userId: 'U0MODAL001', triggerId: '1337.42.modaltrigger', responseUrl: `http://127.0.0.1:${port}/commands/2` });
+      assert.equal((await chat.post(command, 'application/x-www-form-urlencoded')).status, 200);
+      for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      const answer = JSON.parse(received[0] ?? '{}') as { response_type?: string; text?: string };
+      assert.equal(answer.response_type, 'ephemeral');
+      assert.match(answer.text ?? '', /notes has no form for secrets/);
+      assert.equal(slack.calls.some((c) => c.method === 'views.open' && c.body['trigger_id'] === '1337.42.modaltrigger'), false);
+    } finally {
+      await closeServer(hook);
+    }
   });
 
   test('the model timing out: the user gets a clear reply within the timeout, the deterministic router is tried, the call runs once', async () => {

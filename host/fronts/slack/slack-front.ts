@@ -1,8 +1,8 @@
 /**
  * The Slack front, on @slack/bolt 5: direct messages, mentions (answered in the thread), the
- * `/bulkhead` command and a modal for entering secrets. Socket Mode when SLACK_BOT_TOKEN and
- * SLACK_APP_TOKEN are set (no inbound port); otherwise HTTP mode when SLACK_BOT_TOKEN and
- * SLACK_SIGNING_SECRET are set, mounted on the host's HTTP server at /slack/events.
+ * `/bulkhead` command, and private forms for secrets and the vault (private-forms.ts). Socket Mode
+ * when SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set (no inbound port); otherwise HTTP mode when
+ * SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, mounted on the host's HTTP server at /slack/events.
  *
  * Identity comes first: the globalUserId is looked up from the team_id and user_id that Slack
  * signed (HTTP mode: the request signature; Socket Mode: the authenticated socket), before the
@@ -16,6 +16,13 @@
  * and "export my data", whose download needs a fresh login) are credentials: they go only into the
  * caller's own DM with the bot, never into a channel or thread, never through the router, and
  * never into a log line.
+ *
+ * Secrets are shown to their owner alone: the replies of a call that read or wrote a sealed value,
+ * or whose plugin marked a reply sensitive, are ephemeral messages (chat.postEphemeral, in channels
+ * and in the DM alike, so that nothing secret stays in a conversation's history), never posted. A
+ * message that looks like a password is refused before the router sees it (host/fronts/chat.ts):
+ * the refusal is ephemeral too, and no log line carries anything of that message, not even its
+ * length. A call that needed a locked vault is answered with an Unlock button.
  */
 import { App, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
@@ -25,8 +32,11 @@ import { callerContext, type CallerContext } from '../../identity/caller-context
 import type { IdentityDirectory } from '../../identity/directory.js';
 import { catalogTakesTimes } from '../../router/time-params.js';
 import { answerChat, type ChatDeps } from '../chat.js';
+import { postEphemeral, type EphemeralMessage } from './ephemeral.js';
 import { escapeSlackText } from './escape.js';
 import { SlackHttpReceiver } from './http-receiver.js';
+import { PrivateForms, type SlackVault } from './private-forms.js';
+import { teamOf, type SlackUser } from './slack-user.js';
 import type { Logger } from '../../log/index.js';
 import type { LinkIdentity } from '../../../dashboard/login-links.js';
 
@@ -37,6 +47,8 @@ export interface SlackFrontOptions {
   readonly secrets: ChatSecrets;
   readonly chat: ChatDeps;
   readonly identities: IdentityDirectory;
+  /** Users' vaults, for `/bulkhead vault` and the Unlock button (host.vault). */
+  readonly vault: SlackVault;
   /** The host's HTTP server: required in HTTP mode. */
   readonly http?: FastifyInstance;
   /** Mints a single-use dashboard login link for a verified identity (`/bulkhead login`, DM "dashboard"). */
@@ -48,6 +60,8 @@ export interface SlackFrontOptions {
   readonly now?: () => number;
   readonly retryBaseMs?: number;
   readonly webApiRetries?: number;
+  /** For tests: how long a modal submission waits for its answer before the modal says it is working (private-forms.ts). */
+  readonly answerWithinMs?: number;
 }
 
 /** Which mode the settings select, or why Slack stays off. */
@@ -75,8 +89,6 @@ class RecentIds {
   }
 }
 
-const secretCallbackId = 'bulkhead_secret';
-
 /** The whole text (trimmed, any case) that asks for a dashboard login link. */
 const loginRequest = /^(?:login|dashboard)$/i;
 
@@ -95,10 +107,12 @@ interface TimeZoneEntry {
   until: number;
 }
 
-/** A Slack user as Slack signed them, and the identity Bulkhead gives them. */
-interface SlackUser {
-  readonly userId: string;
-  readonly identity: LinkIdentity;
+/** Where the answer to a message goes. */
+interface Conversation {
+  /** A reply for the conversation (the DM, the mention's thread; for the command, the caller alone). */
+  readonly say: (text: string) => Promise<void>;
+  /** A reply only the caller sees. */
+  readonly whisper: (message: EphemeralMessage) => Promise<void>;
 }
 
 export class SlackFront {
@@ -107,6 +121,7 @@ export class SlackFront {
   readonly #app: App;
   readonly #recent = new RecentIds(10_000, 60 * 60 * 1000);
   readonly #timeZones = new Map<string, TimeZoneEntry>();
+  readonly #forms: PrivateForms;
   #stopped = false;
   #ready: Promise<void> | undefined;
 
@@ -114,6 +129,15 @@ export class SlackFront {
     this.#options = options;
     this.mode = mode;
     this.#app = app;
+    this.#forms = new PrivateForms({
+      vault: options.vault,
+      dispatcher: options.chat.dispatcher,
+      logger: options.logger,
+      user: (teamId, userId) => this.#user(teamId, userId),
+      callerOf: (user, replyTo) => this.#callerOf(user, replyTo),
+      caller: (user, replyTo, client) => this.#caller(user, replyTo, client),
+      ...(options.answerWithinMs !== undefined ? { answerWithinMs: options.answerWithinMs } : {}),
+    });
     this.#listen();
   }
 
@@ -228,11 +252,16 @@ export class SlackFront {
    * it the host's default zone applies.
    */
   async #caller(user: SlackUser, replyTo: string, client: App['client']): Promise<CallerContext> {
-    const { globalUserId, platformIdentity } = user.identity;
-    const caller = callerContext({ globalUserId, platformIdentity, front: 'slack', replyTo, admins: this.#options.settings.admins });
+    const caller = this.#callerOf(user, replyTo);
     if (!catalogTakesTimes(this.#options.chat.dispatcher.catalog(caller))) return caller;
     const timeZone = await this.#timeZone(user, client);
     return timeZone === undefined ? caller : { ...caller, timeZone };
+  }
+
+  /** The caller context of a user Slack signed, without a time zone. */
+  #callerOf(user: SlackUser, replyTo: string): CallerContext {
+    const { globalUserId, platformIdentity } = user.identity;
+    return callerContext({ globalUserId, platformIdentity, front: 'slack', replyTo, admins: this.#options.settings.admins });
   }
 
   /**
@@ -305,8 +334,13 @@ export class SlackFront {
             return 'I sent you a fresh dashboard login link above.';
           }
         : undefined;
-      await this.#answer(await this.#caller(user, `slack:${channel}`, client), text, linkHere, async (reply) => {
-        await client.chat.postMessage({ channel, text: reply });
+      await this.#answer(await this.#caller(user, `slack:${channel}`, client), text, linkHere, {
+        say: async (reply) => {
+          await client.chat.postMessage({ channel, text: reply });
+        },
+        whisper: async (message) => {
+          await postEphemeral(client, this.#options.logger, { user: user.userId, channel }, message);
+        },
       });
     });
 
@@ -332,36 +366,33 @@ export class SlackFront {
         await this.#loginByDirectMessage(user, 'mention', client, inThread);
         return;
       }
-      await this.#answer(await this.#caller(user, `slack:${channel}:${threadTs}`, client), withoutMention, this.#linkByDirectMessage(user, 'mention', client), inThread);
+      await this.#answer(await this.#caller(user, `slack:${channel}:${threadTs}`, client), withoutMention, this.#linkByDirectMessage(user, 'mention', client), {
+        say: inThread,
+        whisper: async (message) => {
+          await postEphemeral(client, this.#options.logger, { user: user.userId, channel, threadTs }, message);
+        },
+      });
     });
 
     app.command('/bulkhead', async ({ command, ack, respond, client }) => {
       await ack();
       const user = this.#user(command.team_id, command.user_id);
       if (!user) return;
-      const ephemeral = async (reply: string): Promise<void> => {
-        await respond({ response_type: 'ephemeral', text: reply });
+      // The command's answers go through its response_url as ephemeral: only the caller sees them.
+      const whisper = async (message: EphemeralMessage): Promise<void> => {
+        await respond({ response_type: 'ephemeral', text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) });
       };
-      const secret = /^secret\s+([a-z][a-z0-9-]{0,62})$/i.exec(command.text.trim());
-      if (secret) {
-        await client.views.open({ trigger_id: command.trigger_id, view: secretModal((secret[1] as string).toLowerCase()) });
-        return;
-      }
+      const ephemeral = (reply: string): Promise<void> => whisper({ text: reply });
+      const request = { user, triggerId: command.trigger_id, channel: command.channel_id, client, reply: whisper };
+      if (await this.#forms.command(command.text, request)) return;
       if (loginRequest.test(command.text.trim())) {
         await this.#loginByDirectMessage(user, 'command', client, ephemeral);
         return;
       }
-      await this.#answer(await this.#caller(user, `slack:${command.channel_id}`, client), command.text, this.#linkByDirectMessage(user, 'command', client), ephemeral);
+      await this.#answer(await this.#caller(user, `slack:${command.channel_id}`, client), command.text, this.#linkByDirectMessage(user, 'command', client), { say: ephemeral, whisper });
     });
 
-    // The modal's values are never logged and never stored until the vault exists: saying so is
-    // better than silently keeping a secret in the clear.
-    app.view(secretCallbackId, async ({ ack }) => {
-      await ack({
-        response_action: 'errors',
-        errors: { secret_block: 'The vault is not available in this version yet: nothing was stored.' },
-      });
-    });
+    this.#forms.listen(app);
 
     app.error(async (error) => {
       this.#options.logger.error({ err: error }, 'slack.listener_failed');
@@ -433,63 +464,49 @@ export class SlackFront {
 
   /**
    * Answers one message. `linkSender` delivers a dashboard login link (for "export my data") to
-   * the caller's DM: undefined when this host has no dashboard.
+   * the caller's DM: undefined when this host has no dashboard. Replies that may hold a secret,
+   * and the refusal of a message that looks like one, go to the caller alone.
    */
-  async #answer(
-    caller: CallerContext,
-    text: string,
-    linkSender: (() => Promise<string | undefined>) | undefined,
-    send: (reply: string) => Promise<void>,
-  ): Promise<void> {
+  async #answer(caller: CallerContext, text: string, linkSender: (() => Promise<string | undefined>) | undefined, conversation: Conversation): Promise<void> {
     let replies: readonly string[];
+    let privately = false;
+    let needsVault = false;
     const started = Date.now();
     try {
       // The link sender of this conversation, never one the deps came with.
       const answer = await answerChat({ ...this.#options.chat, loginLink: linkSender }, caller, text);
       replies = answer.replies;
       const route = answer.route;
-      this.#options.logger.info(
-        {
-          front: 'slack',
-          text,
-          reason: route === undefined ? `account:${answer.account}` : route.kind === 'call' ? route.by : route.reason,
-          ...(route?.kind === 'call' ? { plugin: route.plugin, capability: route.capability } : {}),
-          ...(answer.error ? { code: answer.error.code } : {}),
-          durationMs: Date.now() - started,
-        },
-        'chat.answered',
-      );
+      const code = answer.error?.code;
+      privately = code === 'BH_CHAT_LOOKS_LIKE_SECRET' || answer.outcome?.vault?.opened === true;
+      needsVault = answer.outcome?.vault?.locked === true || code === 'BH_VAULT_LOCKED' || code === 'BH_VAULT_NOT_SET_UP';
+      if (code === 'BH_CHAT_LOOKS_LIKE_SECRET') {
+        // Not even its length: the line says only that a message was refused.
+        this.#options.logger.info({ front: 'slack', code, durationMs: Date.now() - started }, 'chat.refused_secret');
+      } else {
+        this.#options.logger.info(
+          {
+            front: 'slack',
+            text,
+            reason: route === undefined ? `account:${answer.account}` : route.kind === 'call' ? route.by : route.reason,
+            ...(route?.kind === 'call' ? { plugin: route.plugin, capability: route.capability } : {}),
+            ...(code ? { code } : {}),
+            durationMs: Date.now() - started,
+          },
+          'chat.answered',
+        );
+      }
     } catch (error) {
       this.#options.logger.error({ err: error }, 'slack.answer_failed');
       replies = ['Sorry, something went wrong on our side. Please try again.'];
     }
     // Every reply is plain text to Slack: a plugin cannot ping a channel or disguise a link.
-    for (const reply of replies) await send(escapeSlackText(reply));
+    for (const reply of replies) {
+      const escaped = escapeSlackText(reply);
+      await (privately ? conversation.whisper({ text: escaped }) : conversation.say(escaped));
+    }
+    if (needsVault) await conversation.whisper(await this.#forms.unlockPrompt(caller.globalUserId));
   }
 }
 
 const dashboardUnavailable = 'The dashboard is not available on this host.';
-
-function teamOf(body: unknown): unknown {
-  const b = body as Record<string, unknown>;
-  return b['team_id'] ?? (b['team'] as Record<string, unknown> | undefined)?.['id'];
-}
-
-function secretModal(plugin: string): Parameters<App['client']['views']['open']>[0]['view'] {
-  return {
-    type: 'modal',
-    callback_id: secretCallbackId,
-    private_metadata: plugin,
-    title: { type: 'plain_text', text: 'Enter a secret' },
-    submit: { type: 'plain_text', text: 'Save' },
-    close: { type: 'plain_text', text: 'Cancel' },
-    blocks: [
-      {
-        type: 'input',
-        block_id: 'secret_block',
-        label: { type: 'plain_text', text: `Secret for ${plugin}` },
-        element: { type: 'plain_text_input', action_id: 'secret_value' },
-      },
-    ],
-  };
-}
