@@ -236,7 +236,10 @@ async function pump(): Promise<void> {
       const vault = use || sensitive ? { opened: use?.opened === true || sensitive === true, locked: use?.locked === true } : undefined;
       outbox.push({ type: 'done', seq: call.seq, replies, output, ...(timers && timers.length > 0 ? { timers } : {}), ...(vault ? { vault } : {}) });
     } catch (error) {
-      outbox.push({ type: 'failed', seq: call.seq, error: toBulkheadError(error, call).toJSON() });
+      const failure = toBulkheadError(error, call).toJSON();
+      // A plugin's own text about a failure that read sealed values may quote them: it is not passed on.
+      const withheld = store.takeVaultUse()?.opened === true && failure.detail !== undefined;
+      outbox.push({ type: 'failed', seq: call.seq, error: withheld ? { ...failure, detail: withheldDetail } : failure });
     }
     current = undefined;
     Atomics.store(state.slots, stateLayout.running, 0);
@@ -267,6 +270,9 @@ function shutDown(): void {
 }
 
 const utf8 = new TextEncoder();
+
+/** What replaces a plugin's failure text when the failed call had opened sealed values. */
+const withheldDetail = '(its explanation is withheld: the call had read sealed values, which it might quote)';
 
 interface Answer {
   readonly replies: string[];

@@ -133,7 +133,7 @@ export async function startFronts(host: Host, environment: Environment, options:
   pruning.unref();
   void slack?.start();
   // A fired timer's replies go to the user's Slack DM when they have a Slack identity.
-  if (slack) host.scheduler.setDelivery(({ userId, texts }) => slack.directMessage(userId, texts));
+  if (slack) host.scheduler.setDelivery(({ userId, texts, sensitive }) => slack.directMessage(userId, texts, sensitive));
   const slackStatus =
     selected.mode === 'off'
       ? `off (${selected.why})`

@@ -45,7 +45,14 @@ export const schedulerDefaults: SchedulerSettings = {
 export const privateReplyNote = 'A reminder with private content (from your vault) fired here; private replies are not kept in the inbox. Ask the plugin again to see it.';
 
 /** Sends a fired timer's replies to the user; false when it could not (they go to the inbox). */
-export type Delivery = (message: { readonly userId: string; readonly plugin: string; readonly texts: readonly string[]; readonly late: boolean }) => Promise<boolean>;
+export type Delivery = (message: {
+  readonly userId: string;
+  readonly plugin: string;
+  readonly texts: readonly string[];
+  readonly late: boolean;
+  /** The call opened sealed values (the vault tier): show the texts to the user alone. */
+  readonly sensitive: boolean;
+}) => Promise<boolean>;
 
 export interface SchedulerOptions {
   readonly timers: TimerStore;
@@ -214,7 +221,7 @@ export class Scheduler {
       this.#options.logger.info({ plugin: timer.plugin, capability: timer.capability, code, attempts }, 'scheduler.timer_retry');
       return { id: timer.id, next: { dueAt: this.#now() + settings.retryBaseMs * 2 ** (attempts - 1), attempts } };
     }
-    const sent = replies.length > 0 && (await this.#deliver(timer, replies, late));
+    const sent = replies.length > 0 && (await this.#deliver(timer, replies, late, sensitive));
     const again = this.#nextOf(timer, now);
     return {
       id: timer.id,
@@ -235,10 +242,10 @@ export class Scheduler {
   }
 
   /** Sends replies through the delivery (Slack); false when there is none or it did not take them. */
-  async #deliver(timer: Timer, texts: readonly string[], late: boolean): Promise<boolean> {
+  async #deliver(timer: Timer, texts: readonly string[], late: boolean, sensitive: boolean): Promise<boolean> {
     if (!this.#delivery) return false;
     try {
-      return await this.#delivery({ userId: timer.userId, plugin: timer.plugin, texts, late });
+      return await this.#delivery({ userId: timer.userId, plugin: timer.plugin, texts, late, sensitive });
     } catch (error) {
       this.#options.logger.warn({ err: error, plugin: timer.plugin }, 'scheduler.delivery_failed');
       return false;

@@ -196,7 +196,8 @@ export class SlackFront {
    * Slack user id linked to the user, then one message per text. False when the user has no Slack
    * identity or the DM could not be sent (logged, without the texts).
    */
-  async directMessage(globalUserId: string, texts: readonly string[]): Promise<boolean> {
+  /** Texts to the user's DM with the bot; `sensitive` ones (sealed values) as messages only they see, kept in no history. */
+  async directMessage(globalUserId: string, texts: readonly string[], sensitive = false): Promise<boolean> {
     if (this.#stopped) return false;
     const linked = this.#options.identities.identitiesOf(globalUserId).find((identity) => identity.platform === 'slack');
     if (!linked) return false;
@@ -204,7 +205,10 @@ export class SlackFront {
       const opened = await this.#app.client.conversations.open({ users: linked.userId });
       const dm = opened.channel?.id;
       if (!dm) throw new Error('conversations.open answered without a channel');
-      for (const text of texts) await this.#app.client.chat.postMessage({ channel: dm, text, unfurl_links: false, unfurl_media: false });
+      for (const text of texts) {
+        if (sensitive) await this.#app.client.chat.postEphemeral({ channel: dm, user: linked.userId, text });
+        else await this.#app.client.chat.postMessage({ channel: dm, text, unfurl_links: false, unfurl_media: false });
+      }
     } catch (error) {
       this.#options.logger.error({ err: error }, 'slack.direct_message_failed');
       return false;
