@@ -38,7 +38,12 @@ const commands = {
       summary: 'Run one capability as console user <name> and print its replies and result',
     },
   ],
-  console: [{ synopsis: 'console --user <name>', summary: 'Interactive prompt: one <plugin>.<capability> [params json] per line' }],
+  console: [
+    {
+      synopsis: 'console --user <name>',
+      summary: 'Interactive prompt: one message or <plugin>.<capability> [params json] per line; vault setup|unlock|lock|change|status for the vault',
+    },
+  ],
   dashboard: [{ synopsis: 'dashboard link --user <name>', summary: 'Print a single-use dashboard login link for console user <name> (10 minutes)' }],
   inbox: [{ synopsis: 'inbox --user <name> [--json] [--limit N]', summary: "Print console user <name>'s inbox: replies of timers that fired (reminders), newest first" }],
   audit: [{ synopsis: 'audit --user <name> [--json] [--limit N]', summary: "Print console user <name>'s audit log, newest first (the last 50 lines unless --limit)" }],
@@ -353,11 +358,8 @@ async function consoleCommand(args: readonly string[], io: CliIo): Promise<numbe
   try {
     const caller = consoleCaller(flags.user, host.config.chat.admins);
     const interactive = process.stdin.isTTY === true;
-    await runConsole({ dispatcher: host.dispatcher, router: host.router, account: host.account, deletionGraceDays: host.config.account.deletionGraceDays }, caller, {
-      input: process.stdin,
-      out: io.out,
-      ...(interactive ? { prompt: () => process.stdout.write('> ') } : {}),
-    });
+    const deps = { dispatcher: host.dispatcher, router: host.router, account: host.account, deletionGraceDays: host.config.account.deletionGraceDays, vault: host.vault };
+    await runConsole(deps, caller, { input: process.stdin, out: io.out, ...(interactive ? { terminal: process.stdout } : {}) });
     return 0;
   } finally {
     await host.shutdown();
