@@ -46,7 +46,7 @@ export class LineInput {
         },
       });
       Object.defineProperty(echo, 'columns', { get: () => screen.columns });
-      this.#readline = createInterface({ input, output: echo, terminal: true, historySize: 0, removeHistoryDuplicates: false, crlfDelay: Infinity });
+      this.#readline = createInterface({ input, output: echo, terminal: true, historySize: 0, crlfDelay: Infinity });
     } else {
       this.#readline = createInterface({ input, terminal: false, crlfDelay: Infinity });
     }
