@@ -26,6 +26,16 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   // Nothing ran without its audit line; trying again may work.
   BH_AUDIT_WRITE_FAILED: 503,
   BH_ACCOUNT_BEING_DELETED: 409,
+  // The vault. A wrong master password is 403, not 401: the session is fine (401 tells the UI and
+  // any client that it has to log in again); this one action is refused.
+  BH_VAULT_WRONG_PASSWORD: 403,
+  BH_VAULT_RATE_LIMITED: 429,
+  BH_VAULT_LOCKED: 423,
+  BH_VAULT_NOT_SET_UP: 409,
+  BH_VAULT_ALREADY_SET_UP: 409,
+  BH_VAULT_PASSWORD_INVALID: 400,
+  BH_VAULT_PASSWORD_MISMATCH: 400,
+  BH_VAULT_BUSY: 503,
   // The account was purged while the request ran: what it asked about is gone.
   BH_INTERNAL_ERROR: 500,
 };

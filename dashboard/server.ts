@@ -12,7 +12,7 @@
  *   come from our own pages (Origin and Sec-Fetch-Site), besides the SameSite=Strict cookie.
  * - Headers from helmet (a strict CSP: no inline script or style anywhere), found once at start
  *   by @fastify/helmet itself (helmetHeaders); rate limits through @fastify/rate-limit on the login
- *   routes and on invoke.
+ *   routes, on invoke, on the export and on the vault's password routes.
  * - A JSON API under /api/v1 with a schema for every body and answer; its OpenAPI 3.1 document is
  *   generated from them at /api/v1/openapi.json. The UI (dashboard/ui) uses only this API.
  */
@@ -35,6 +35,7 @@ import { maxLoginTokenLength, type LoginLinks } from './login-links.js';
 import { publicRoutes, routeKey } from './public-routes.js';
 import { freshLoginSecondsLeft, type SessionRecord, type SessionStore } from './sessions.js';
 import { assets, loadStaticFiles, pages, type StaticFile } from './static.js';
+import { registerVaultRoutes, type DashboardVault } from './vault-routes.js';
 
 export interface DashboardOptions {
   readonly dispatcher: Dispatcher;
@@ -42,6 +43,8 @@ export interface DashboardOptions {
   readonly account: AccountApi;
   /** BULKHEAD_DELETION_GRACE_DAYS: days from a deletion request to the purge. */
   readonly deletionGraceDays: number;
+  /** Users' vaults: the master password that opens sealed fields (host/vault). */
+  readonly vault: DashboardVault;
   /** The user's notifications: replies of their timers that fired (host/scheduler), newest first. */
   readonly inbox?: (globalUserId: string, limit: number) => readonly InboxMessage[];
   /** The loaded plugins, for names, versions and descriptions. */
@@ -472,20 +475,34 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
             properties: {
               replies: { type: 'array', items: { type: 'string' }, description: 'What the plugin replied, in order.' },
               result: { description: "The capability's result JSON, or null." },
+              vault: {
+                type: 'object',
+                required: ['opened', 'locked'],
+                additionalProperties: false,
+                description: 'Present when the call met sealed fields (your vault).',
+                properties: {
+                  opened: { type: 'boolean', description: 'The call read or wrote sealed values: its replies and result may hold secrets.' },
+                  locked: { type: 'boolean', description: 'The call needed sealed values while your vault was locked: unlock it and try again.' },
+                },
+              },
             },
           },
           404: { $ref: 'bulkhead-error#' },
           413: { $ref: 'bulkhead-error#' },
           422: { $ref: 'bulkhead-error#' },
+          423: { $ref: 'bulkhead-error#' },
           503: { $ref: 'bulkhead-error#' },
           ...errors,
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { plugin, capability } = request.params;
+      // A result is the user's data, and one from sealed fields their secrets: no cache keeps it.
+      reply.header('cache-control', 'no-store');
       const outcome = await options.dispatcher.invoke(caller(request), plugin, capability, request.body?.params ?? {});
-      return { replies: outcome.replies, result: outcome.result ?? null };
+      const vault = outcome.vault ? { vault: { opened: outcome.vault.opened, locked: outcome.vault.locked } } : {};
+      return { replies: outcome.replies, result: outcome.result ?? null, ...vault };
     },
   );
 
@@ -500,6 +517,9 @@ async function dashboardScope(app: FastifyInstance, options: DashboardOptions): 
     logger: options.logger,
     errors,
   });
+
+  // ---- the vault ----------------------------------------------------------------------------------
+  registerVaultRoutes(app, { vault: options.vault, caller, vaultPerMinute: settings.vaultPerMinute, now, errors });
 
   app.setNotFoundHandler(async () => {
     throw new BulkheadError('BH_ROUTE_NOT_FOUND');

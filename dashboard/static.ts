@@ -21,7 +21,7 @@ const types: Readonly<Record<string, string>> = {
 
 /** Pages by route, assets by file name. */
 export const pages = { '/': 'index.html', '/login': 'login.html' } as const;
-export const assets = ['app.js', 'login.js', 'api.js', 'forms.js', 'results.js', 'activity.js', 'your-data.js', 'style.css', 'icon.svg'] as const;
+export const assets = ['app.js', 'login.js', 'api.js', 'forms.js', 'results.js', 'activity.js', 'your-data.js', 'vault.js', 'style.css', 'icon.svg'] as const;
 
 export function loadStaticFiles(dir: string = fromRoot('dashboard', 'ui')): ReadonlyMap<string, StaticFile> {
   const files = new Map<string, StaticFile>();

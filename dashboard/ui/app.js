@@ -1,10 +1,12 @@
-// The dashboard page: who you are, and three views (the address's #fragment picks one): a form
-// for every capability you may call with your sessions, your activity, and your data (download,
-// deletion). It talks to the host only through the API (api.js) and builds every element with text.
+// The dashboard page: who you are, and four views (the address's #fragment picks one): a form
+// for every capability you may call with your sessions, your activity, your data (download,
+// deletion) and your vault. It talks to the host only through the API (api.js) and builds every
+// element with text.
 import { activityView } from './activity.js';
 import { api } from './api.js';
 import { capabilityForm, el, readParams, title } from './forms.js';
 import { renderOutcome } from './results.js';
+import { inlineUnlock, lockedEvent, vaultView } from './vault.js';
 import { yourDataView } from './your-data.js';
 
 const $ = (id) => document.getElementById(id);
@@ -31,9 +33,9 @@ function setStatus(target, text) {
 }
 
 /** The sections each view shows, by the fragment that opens it. */
-const views = { plugins: ['plugins', 'notifications', 'sessions'], activity: ['activity'], 'your-data': ['your-data'] };
-const sections = ['plugins', 'notifications', 'sessions', 'activity', 'your-data'];
-const viewers = { activity: activityView({ showError, setStatus }), 'your-data': yourDataView({ showError, setStatus }) };
+const views = { plugins: ['plugins', 'notifications', 'sessions'], activity: ['activity'], 'your-data': ['your-data'], vault: ['vault'] };
+const sections = ['plugins', 'notifications', 'sessions', 'activity', 'your-data', 'vault'];
+const viewers = { activity: activityView({ showError, setStatus }), 'your-data': yourDataView({ showError, setStatus }), vault: vaultView({ showError, setStatus }) };
 
 /** Shows the view the fragment names and loads what it shows. Other fragments (#main, from the skip link) leave the view as it is. */
 function showView(atStart) {
@@ -49,6 +51,26 @@ function showView(atStart) {
 }
 
 const time = (ms) => el('time', { datetime: new Date(ms).toISOString() }, new Date(ms).toLocaleString());
+
+/**
+ * The line above a result that holds sealed values (the call opened the vault): what it is, and a
+ * button that clears it. The host sent it with Cache-Control: no-store; locking the vault clears it too.
+ */
+function sensitiveNote(result, output) {
+  const hide = el('button', { type: 'button', class: 'secondary' }, 'Hide');
+  hide.addEventListener('click', () => clearSensitive(result, output));
+  return el('p', { class: 'sensitive-note' }, 'This holds secrets from your vault. It is shown only here and not kept by the browser. ', hide);
+}
+
+function clearSensitive(result, output) {
+  output.replaceChildren();
+  result.classList.remove('sensitive');
+}
+
+// Locking the vault takes its secrets off the page too.
+document.addEventListener(lockedEvent, () => {
+  for (const result of document.querySelectorAll('.result.sensitive')) clearSensitive(result, result.querySelector('.output'));
+});
 
 function capabilitySection(plugin, capability) {
   const key = `${plugin.name}.${capability.name}`;
@@ -66,13 +88,20 @@ function capabilitySection(plugin, capability) {
     button.disabled = true;
     result.setAttribute('aria-busy', 'true');
     setStatus(status, 'Running…');
+    result.classList.remove('sensitive');
     try {
       const outcome = await api('POST', `/invoke/${encodeURIComponent(plugin.name)}/${encodeURIComponent(capability.name)}`, { params });
       output.replaceChildren(...renderOutcome(outcome));
+      if (outcome.vault?.opened) {
+        result.classList.add('sensitive');
+        output.prepend(sensitiveNote(result, output));
+      }
+      if (outcome.vault?.locked) output.append(inlineUnlock({ showError, setStatus }));
       setStatus(status, 'Done.');
     } catch (error) {
       output.replaceChildren();
       showError(status, error);
+      if (error.code === 'BH_VAULT_LOCKED') output.append(inlineUnlock({ showError, setStatus }));
     } finally {
       button.disabled = false;
       result.setAttribute('aria-busy', 'false');

@@ -22,6 +22,8 @@ import { inboxKeeps } from '../scheduler/timers.js';
 import { HostAudit } from '../audit/host-audit.js';
 import { dashboardBaseUrl } from '../fronts/dashboard-url.js';
 import { accountStatus, cancelDeletion, deleteAccount, exportProgress, exportToFile, exportToStream, printAudit } from './account-commands.js';
+import { LineInput } from '../fronts/line-input.js';
+import { exportKeys, openExport, placeOf, readSealedExport, recordLines } from './vault-decrypt.js';
 
 /** One line of the usage: how a command is written and what it does. */
 interface UsageLine {
@@ -38,7 +40,12 @@ const commands = {
       summary: 'Run one capability as console user <name> and print its replies and result',
     },
   ],
-  console: [{ synopsis: 'console --user <name>', summary: 'Interactive prompt: one <plugin>.<capability> [params json] per line' }],
+  console: [
+    {
+      synopsis: 'console --user <name>',
+      summary: 'Interactive prompt: one message or <plugin>.<capability> [params json] per line; vault setup|unlock|lock|change|status for the vault',
+    },
+  ],
   dashboard: [{ synopsis: 'dashboard link --user <name>', summary: 'Print a single-use dashboard login link for console user <name> (10 minutes)' }],
   inbox: [{ synopsis: 'inbox --user <name> [--json] [--limit N]', summary: "Print console user <name>'s inbox: replies of timers that fired (reminders), newest first" }],
   audit: [{ synopsis: 'audit --user <name> [--json] [--limit N]', summary: "Print console user <name>'s audit log, newest first (the last 50 lines unless --limit)" }],
@@ -46,6 +53,12 @@ const commands = {
     {
       synopsis: 'export --user <name> [--out <file>]',
       summary: "Write all of console user <name>'s data as one JSON document to <file> (mode 0600) or stdout",
+    },
+  ],
+  'vault-decrypt': [
+    {
+      synopsis: 'vault-decrypt <export.json> [--json]',
+      summary: "Ask for the master password, then print the export's records with their sealed fields opened (offline)",
     },
   ],
   account: [
@@ -180,6 +193,8 @@ export async function main(argv: readonly string[], io: CliIo = consoleIo): Prom
         return await exportCommand(rest, io);
       case 'account':
         return await accountCommand(rest, io);
+      case 'vault-decrypt':
+        return await vaultDecryptCommand(rest, io);
       case 'keys':
         subcommand('keys', rest, ['generate']);
         if (rest.length !== 1) throw usageError('keys generate takes no arguments');
@@ -353,11 +368,8 @@ async function consoleCommand(args: readonly string[], io: CliIo): Promise<numbe
   try {
     const caller = consoleCaller(flags.user, host.config.chat.admins);
     const interactive = process.stdin.isTTY === true;
-    await runConsole({ dispatcher: host.dispatcher, router: host.router, account: host.account, deletionGraceDays: host.config.account.deletionGraceDays }, caller, {
-      input: process.stdin,
-      out: io.out,
-      ...(interactive ? { prompt: () => process.stdout.write('> ') } : {}),
-    });
+    const deps = { dispatcher: host.dispatcher, router: host.router, account: host.account, deletionGraceDays: host.config.account.deletionGraceDays, vault: host.vault };
+    await runConsole(deps, caller, { input: process.stdin, out: io.out, ...(interactive ? { terminal: process.stdout } : {}) });
     return 0;
   } finally {
     await host.shutdown();
@@ -498,6 +510,41 @@ async function accountCommand(args: readonly string[], io: CliIo): Promise<numbe
     return 0;
   } finally {
     await host.shutdown();
+  }
+}
+
+/**
+ * `vault-decrypt <export.json> [--json]`: the export's records that hold sealed values, with them
+ * opened by the master password (typed with echo off at a terminal, else the first line of stdin).
+ * Needs nothing but the file: no host, no data folder, no keys. Records go to stdout (a heading
+ * and one line per field, or one JSON document with --json); the summary and any value that could
+ * not be opened (by its place, never its content) go to stderr. Exit 1 when the password is wrong
+ * or any value could not be opened.
+ */
+async function vaultDecryptCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const flags = parseFlags(args, ['--json']);
+  if (flags.positional.length !== 1) throw usageError(flags.positional.length === 0 ? 'vault-decrypt needs the <export.json> file to decrypt' : 'vault-decrypt takes one <export.json>');
+  // Checked before the password is asked for: a file that cannot be decrypted costs no typing.
+  const sealed = readSealedExport(flags.positional[0] as string);
+  const input = new LineInput(process.stdin, process.stdin.isTTY === true ? process.stderr : undefined);
+  let password: string | undefined;
+  try {
+    password = await input.secret('Master password: ');
+  } finally {
+    input.close();
+  }
+  if (password === undefined || password === '') throw usageError('vault-decrypt reads the master password from the terminal, or from the first line of stdin, and got none');
+  const { keys, pendingUnreadable } = await exportKeys(sealed, password);
+  try {
+    if (pendingUnreadable) io.err('warning: the old key of an unfinished change of master password cannot be opened; values still sealed under it are reported below');
+    const { records, failures, opened } = openExport(sealed, keys);
+    if (flags.json) io.out(JSON.stringify({ format: 'bulkhead-vault-decrypt', version: 1, account: sealed.user, records, failures }));
+    else for (const entry of records) for (const line of recordLines(entry)) io.out(line);
+    for (const failure of failures) io.err(`not opened: ${placeOf(failure)}: ${failure.code}`);
+    io.err(`Opened ${opened} sealed value${opened === 1 ? '' : 's'} in ${records.length} record${records.length === 1 ? '' : 's'}${failures.length > 0 ? `; ${failures.length} could not be opened (altered, damaged, or moved from another place)` : ''}.`);
+    return failures.length > 0 ? 1 : 0;
+  } finally {
+    for (const key of keys) key.fill(0);
   }
 }
 

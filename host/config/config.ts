@@ -47,6 +47,7 @@ const configVariables = [
   'BULKHEAD_LOGIN_PER_MINUTE',
   'BULKHEAD_INVOKE_PER_MINUTE',
   'BULKHEAD_EXPORT_PER_MINUTE',
+  'BULKHEAD_VAULT_PER_MINUTE',
   'BULKHEAD_LOG_LEVEL',
   'BULKHEAD_AUDIT_RETENTION_DAYS',
   'BULKHEAD_DELETION_GRACE_DAYS',
@@ -217,6 +218,12 @@ export interface DashboardSettings {
   readonly invokePerMinute: number;
   /** `BULKHEAD_EXPORT_PER_MINUTE`: data exports (downloads of a whole account) per user per minute, default 10. */
   readonly exportPerMinute: number;
+  /**
+   * `BULKHEAD_VAULT_PER_MINUTE`: master-password tries per user per minute from the dashboard, for
+   * each of vault set-up, unlock and change; default 10. Each costs 64 MiB of Argon2id; wrong
+   * passwords are slowed down by the vault itself as well.
+   */
+  readonly vaultPerMinute: number;
 }
 
 /** Users' data rights: their audit logs and the deletion of their accounts. */
@@ -337,6 +344,7 @@ export function loadConfig(environment: Environment, cwd: string): BulkheadConfi
       loginPerMinute: integer('BULKHEAD_LOGIN_PER_MINUTE', env['BULKHEAD_LOGIN_PER_MINUTE'], 1, 10_000, 10),
       invokePerMinute: integer('BULKHEAD_INVOKE_PER_MINUTE', env['BULKHEAD_INVOKE_PER_MINUTE'], 1, 10_000_000, 600),
       exportPerMinute: integer('BULKHEAD_EXPORT_PER_MINUTE', env['BULKHEAD_EXPORT_PER_MINUTE'], 1, 1_000, 10),
+      vaultPerMinute: integer('BULKHEAD_VAULT_PER_MINUTE', env['BULKHEAD_VAULT_PER_MINUTE'], 1, 1_000, 10),
     },
     account: {
       auditRetentionDays: integer('BULKHEAD_AUDIT_RETENTION_DAYS', env['BULKHEAD_AUDIT_RETENTION_DAYS'], 1, 36_500, 365),

@@ -1,13 +1,16 @@
 /**
  * The console front: a local user types a message (free text, a command, or
- * `plugin.capability {json}`) and gets the replies and the result. Identity is `console:<name>`, given by whoever runs the command on this machine (the
- * operator's own front: it trusts the local account, as a shell does).
+ * `plugin.capability {json}`) and gets the replies and the result, or a vault command
+ * (console-vault.ts) whose passwords are typed on the lines after it. Identity is
+ * `console:<name>`, given by whoever runs the command on this machine (the operator's own front:
+ * it trusts the local account, as a shell does).
  */
-import { createInterface } from 'node:readline';
 import { BulkheadError } from '../core/errors.js';
 import type { CallOutcome } from '../executor/executor.js';
 import { callerContext, type CallerContext } from '../identity/caller-context.js';
 import { answerChat, errorSentence, type ChatDeps } from './chat.js';
+import { runVaultCommand, vaultCommandOf, vaultCommandsHelp, type ConsoleVault } from './console-vault.js';
+import { LineInput, type ConsoleInputStream, type TerminalOutput } from './line-input.js';
 
 const userNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const targetPattern = /^([a-z][a-z0-9-]{0,62})\.((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})$/;
@@ -59,32 +62,51 @@ export function formatError(error: BulkheadError): string[] {
 }
 
 export interface ConsoleIo {
-  readonly input: NodeJS.ReadableStream;
+  readonly input: ConsoleInputStream;
   readonly out: (line: string) => void;
-  /** Shows the prompt (interactive sessions only). */
-  readonly prompt?: () => void;
+  /**
+   * The terminal a person types at (interactive sessions only): the prompt is shown there, and
+   * passwords are typed with echo off (host/fronts/line-input.ts).
+   */
+  readonly terminal?: TerminalOutput;
 }
+
+/** What the console runs on: the chat path, and the vault service for the `vault` commands. */
+export interface ConsoleDeps extends ChatDeps {
+  readonly vault: ConsoleVault;
+}
+
+/** Printed after a call that met sealed values while the vault was locked. */
+export const lockedHint = 'Some of this is sealed and your vault is locked: type `vault unlock` to open it, then try again.';
 
 /**
  * The interactive console: one message per line until `exit` or end of input, through the same
  * router as chat (so `notes add buy milk`, `notes.add {"text":"buy milk"}` and free text all
- * work), then each reply on its own line and the result as JSON.
+ * work), then each reply on its own line and the result as JSON. A line starting with `vault` is
+ * a vault command (console-vault.ts), never chat: it reads its passwords from the lines after it.
  */
-export async function runConsole(chat: ChatDeps, caller: CallerContext, io: ConsoleIo): Promise<void> {
-  const lines = createInterface({ input: io.input, terminal: false, crlfDelay: Infinity });
-  if (io.prompt) {
-    io.out(`Bulkhead console as ${caller.globalUserId}. Type help for the capabilities, exit to quit.`);
-    io.prompt();
-  }
-  for await (const raw of lines) {
-    const line = raw.trim();
-    if (line === 'exit' || line === 'quit') break;
-    if (line !== '') {
-      const answer = await answerChat(chat, caller, line);
+export async function runConsole(deps: ConsoleDeps, caller: CallerContext, io: ConsoleIo): Promise<void> {
+  const input = new LineInput(io.input, io.terminal);
+  try {
+    if (input.interactive) io.out(`Bulkhead console as ${caller.globalUserId}. Type help for the capabilities and commands, vault for your vault, exit to quit.`);
+    for (;;) {
+      const raw = await input.line('> ');
+      if (raw === undefined) break;
+      const line = raw.trim();
+      if (line === 'exit' || line === 'quit') break;
+      if (line === '') continue;
+      const vaultCommand = vaultCommandOf(line);
+      if (vaultCommand !== undefined) {
+        await runVaultCommand(deps.vault, caller, vaultCommand, input, io.out);
+        continue;
+      }
+      const answer = await answerChat(deps, caller, line);
       for (const out of answer.replies) io.out(out);
       if (answer.outcome && answer.outcome.result !== null && answer.outcome.result !== undefined) io.out(JSON.stringify(answer.outcome.result, null, 2));
+      if (answer.outcome?.vault?.locked === true) io.out(lockedHint);
+      if (answer.route?.kind === 'reply' && answer.route.reason === 'help') io.out(`${vaultCommandsHelp} \`exit\` ends the console.`);
     }
-    io.prompt?.();
+  } finally {
+    input.close();
   }
-  lines.close();
 }

@@ -78,6 +78,7 @@ export async function startFronts(host: Host, environment: Environment, options:
       dispatcher: host.dispatcher,
       account: host.account,
       deletionGraceDays: host.config.account.deletionGraceDays,
+      vault: host.vault,
       inbox: (globalUserId, limit) => host.scheduler.inbox(globalUserId, limit),
       plugins: host.catalog.plugins,
       sessions,

@@ -15,6 +15,9 @@ function concrete(url: string, value: string): string {
   return url.replace(/:(\w+)/g, () => encodeURIComponent(value)).replace('*', value);
 }
 
+/** The vault's routes (dashboard/vault-routes.ts): its state, then its four password actions. */
+const vaultPaths = ['/api/v1/vault', '/api/v1/vault/setup', '/api/v1/vault/unlock', '/api/v1/vault/lock', '/api/v1/vault/change'];
+
 describe('routes that answer without a session', () => {
   let dash: DashboardHost;
   let slack: FakeSlackApi;
@@ -31,7 +34,8 @@ describe('routes that answer without a session', () => {
   test('the server has the routes the API promises (so the enumeration below sees them)', () => {
     const routes = new Set(dash.fronts.routes.map((r) => routeKey(r.split(' ')[0] as string, r.slice(r.indexOf(' ') + 1))));
     const dataRights = ['GET /api/v1/activity', 'GET /api/v1/export', 'GET /api/v1/account', 'POST /api/v1/account/deletion', 'DELETE /api/v1/account/deletion'];
-    for (const expected of ['GET /api/v1/session', 'POST /api/v1/invoke/:plugin/:capability', 'DELETE /api/v1/sessions/:id', 'POST /slack/events', ...dataRights, ...publicRoutes]) {
+    const vault = ['GET /api/v1/vault', ...vaultPaths.slice(1).map((p) => `POST ${p}`)];
+    for (const expected of ['GET /api/v1/session', 'POST /api/v1/invoke/:plugin/:capability', 'DELETE /api/v1/sessions/:id', 'POST /slack/events', ...dataRights, ...vault, ...publicRoutes]) {
       assert.ok(routes.has(expected), expected);
     }
   });
@@ -88,14 +92,15 @@ describe('routes that answer without a session', () => {
     const doc = JSON.parse(response.body) as { openapi: string; paths: Record<string, Record<string, { responses?: Record<string, unknown>; requestBody?: unknown }>> };
     assert.equal(doc.openapi, '3.1.0');
     const paths = Object.keys(doc.paths);
-    for (const path of ['/api/v1/login', '/api/v1/session', '/api/v1/sessions', '/api/v1/sessions/{id}', '/api/v1/logout', '/api/v1/logout-everywhere', '/api/v1/plugins', '/api/v1/invoke/{plugin}/{capability}', '/api/v1/health', '/api/v1/activity', '/api/v1/export', '/api/v1/account', '/api/v1/account/deletion']) {
+    for (const path of ['/api/v1/login', '/api/v1/session', '/api/v1/sessions', '/api/v1/sessions/{id}', '/api/v1/logout', '/api/v1/logout-everywhere', '/api/v1/plugins', '/api/v1/invoke/{plugin}/{capability}', '/api/v1/health', '/api/v1/activity', '/api/v1/export', '/api/v1/account', '/api/v1/account/deletion', ...vaultPaths]) {
       assert.ok(paths.includes(path), path);
     }
     assert.ok(paths.every((p) => p.startsWith('/api/v1/')), paths.join(', '));
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(methods)) {
         assert.ok(operation.responses?.['200'], `${method} ${path} documents its answer`);
-        if (method === 'post' && path !== '/api/v1/logout' && path !== '/api/v1/logout-everywhere') assert.ok(operation.requestBody, `${method} ${path} documents its body`);
+        const bodyless = ['/api/v1/logout', '/api/v1/logout-everywhere', '/api/v1/vault/lock'];
+        if (method === 'post' && !bodyless.includes(path)) assert.ok(operation.requestBody, `${method} ${path} documents its body`);
       }
     }
   });

@@ -47,6 +47,7 @@ describe('help for one command', () => {
     { args: ['plugin', 'approve', '--help'], shows: [/bulkhead plugin approve <folder>/] },
     { args: ['dashboard', '--help'], shows: [/bulkhead dashboard link --user <name>/] },
     { args: ['keys', '--help'], shows: [/bulkhead keys generate/] },
+    { args: ['vault-decrypt', '--help'], shows: [/bulkhead vault-decrypt <export\.json> \[--json\]/] },
     { args: ['help', 'invoke'], shows: [/bulkhead invoke --user/] },
     { args: ['help', 'plugin'], shows: [/bulkhead plugin revoke <name>/] },
   ];
@@ -145,7 +146,7 @@ describe('typos', () => {
     const run = bulkhead(['zzzzzzzzzz\u001b[2J;rm -rf /' + 'y'.repeat(100)]);
     assert.equal(run.status, 2);
     const first = run.stderr.split('\n')[0] as string;
-    assert.match(first, /^Unknown command "zzzzzzzzzz2Jrm-rfy+"\. Known: start, invoke, console, dashboard, inbox, audit, export, account, plugin, keys, help, version\./);
+    assert.match(first, /^Unknown command "zzzzzzzzzz2Jrm-rfy+"\. Known: start, invoke, console, dashboard, inbox, audit, export, vault-decrypt, account, plugin, keys, help, version\./);
     assert.ok((/"([^"]*)"/.exec(first)?.[1] ?? '').length <= 32);
     // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(run.stderr, /\u001b/);

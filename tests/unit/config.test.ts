@@ -15,7 +15,7 @@ test('defaults: ./data, aegis, 256 open files, 512 KiB page cache, 100,000 rows 
   const config = loadConfig({}, '/srv/bulkhead');
   assert.equal(config.dataDir, '/srv/bulkhead/data');
   assert.deepEqual(config.store, { cipher: 'aegis', maxOpenFiles: 256, pageCacheKiB: 512, maxRowsExamined: 100_000, busyTimeoutMs: 2000, idleCloseSeconds: 60 });
-  assert.deepEqual(config.dashboard, { publicUrl: undefined, sessionHours: 12, idleMinutes: 30, loginPerMinute: 10, invokePerMinute: 600, exportPerMinute: 10 });
+  assert.deepEqual(config.dashboard, { publicUrl: undefined, sessionHours: 12, idleMinutes: 30, loginPerMinute: 10, invokePerMinute: 600, exportPerMinute: 10, vaultPerMinute: 10 });
   assert.equal(config.production, false);
   assert.deepEqual(config.account, { auditRetentionDays: 365, deletionGraceDays: 30, auditTap: undefined });
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store) && Object.isFrozen(config.dashboard) && Object.isFrozen(config.account));
@@ -31,7 +31,7 @@ test('BULKHEAD_PUBLIC_URL is an origin: a path, query or credentials are refused
       value,
     );
   }
-  for (const [variable, bad] of [['BULKHEAD_SESSION_HOURS', '0'], ['BULKHEAD_SESSION_IDLE_MINUTES', 'soon'], ['BULKHEAD_LOGIN_PER_MINUTE', '-1'], ['BULKHEAD_INVOKE_PER_MINUTE', '1.5']] as const) {
+  for (const [variable, bad] of [['BULKHEAD_SESSION_HOURS', '0'], ['BULKHEAD_SESSION_IDLE_MINUTES', 'soon'], ['BULKHEAD_LOGIN_PER_MINUTE', '-1'], ['BULKHEAD_INVOKE_PER_MINUTE', '1.5'], ['BULKHEAD_VAULT_PER_MINUTE', '0']] as const) {
     assert.throws(() => loadConfig({ [variable]: bad }, '/srv'), (e: unknown) => e instanceof BulkheadError && e.code === 'BH_CONFIG_INVALID', variable);
   }
 });
