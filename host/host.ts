@@ -26,7 +26,7 @@ import { preloadTimes } from './router/times.js';
 import { takesTimes } from './router/time-params.js';
 import { Scheduler, schedulerDefaults, type SchedulerSettings } from './scheduler/scheduler.js';
 import { VaultRecords } from './vault/vault-records.js';
-import { VaultService } from './vault/vault-service.js';
+import { VaultService, type ResealPage } from './vault/vault-service.js';
 
 /**
  * The parts of a running host below the fronts, in the main thread. There is no store here: the
@@ -96,6 +96,8 @@ export interface HostOptions {
   readonly now?: () => number;
   /** Hears each completed purge step (see AccountService). */
   readonly onPurgeStep?: (step: PurgeStep) => void;
+  /** Hears each committed page of a vault re-seal (see VaultServiceOptions; for the crash test). */
+  readonly onResealPage?: (page: ResealPage) => void;
   /**
    * False turns the users' audit logs off. Only the benchmark sets it, to measure what the log
    * costs; no setting or command does.
@@ -199,6 +201,7 @@ export function createHost(config: BulkheadConfig, environment: Environment, opt
     idleMinutes: config.vault.idleMinutes,
     unlocksAtOnce: config.vault.unlocksAtOnce,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.onResealPage ? { onResealPage: options.onResealPage } : {}),
   });
   vault.start();
   dispatcher.attachActivity((userId) => vault.touch(userId));

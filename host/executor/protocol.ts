@@ -130,8 +130,9 @@ export interface CallMessage {
  * - `keyring-names`: the plugin names the keyring holds salts under (for a purge to find every file);
  * - `purge`: close everything of the user and shred and remove the files named in the input.
  * - `reseal`: seal every sealed field of the user's file of the plugin with the current vault key
- *   (values under the old key during a change of password, and legacy plaintext); answers
- *   `{resealed, remaining}`, in batches of one transaction each (input `{batch}`).
+ *   (values under the old key during a change of password, and legacy plaintext), one page of
+ *   records after an id in one transaction (input `{collection, after, limit}`); answers
+ *   `{next, resealed, unreadable}`, `next` null after the last page.
  */
 export type SystemOp = 'refused' | 'ended' | 'activity' | 'audit-since' | 'records' | 'created-at' | 'account-line' | 'keyring-names' | 'purge' | 'reseal';
 

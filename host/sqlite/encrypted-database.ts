@@ -71,9 +71,10 @@ export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEn
  * and is refused with BH_STORE_FOREIGN_FILE, untouched.
  */
 export function fileOwnership(db: SqliteDatabase, applicationId: number): 'empty' | 'ours' {
-  const found = db.pragma('application_id', { simple: true }) as number;
+  // One statement, so one read of the file: between two, another connection may commit its
+  // first tables and the id together, and the id read before with the tables read after looks foreign.
+  const { found, objects } = db.prepare('SELECT (SELECT application_id FROM pragma_application_id) AS found, (SELECT count(*) FROM sqlite_schema) AS objects').get() as { found: number; objects: number };
   if (found === applicationId) return 'ours';
-  const objects = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n;
   if (found === 0 && objects === 0) return 'empty';
   throw new BulkheadError('BH_STORE_FOREIGN_FILE');
 }
@@ -83,9 +84,22 @@ export function removeDatabaseFiles(file: string): void {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
 }
 
+/** Tries at switching a file to WAL that another connection was switching at the same moment. */
+const walSwitchTries = 20;
+
 /** Turns journal mode to WAL once the file is known to be ours (it writes the header). */
 export function enableWal(db: SqliteDatabase): void {
-  if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      break;
+    } catch (error) {
+      // Two connections switching a new file at once each hold the read lock the other must see
+      // gone, and SQLite fails one at once (SQLITE_BUSY, no busy wait); soon the other has switched it.
+      if (sqliteCode(error) !== 'SQLITE_BUSY' || attempt === walSwitchTries) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5 * attempt);
+    }
+  }
   // In WAL mode NORMAL is safe against application crashes; a power loss may drop the last commits.
   db.pragma('synchronous = NORMAL');
 }
@@ -104,7 +118,17 @@ export function openHostDatabase(
 ): SqliteDatabase {
   const db = openEncryptedDatabase(file, key, { cipher, cacheKiB: 1024, create: true });
   try {
-    fileOwnership(db, options.applicationId);
+    if (fileOwnership(db, options.applicationId) === 'empty') {
+      // Another thread or process may be creating the file this moment (every executor worker
+      // opens the keyring as a host starts): its tables and its application id are committed
+      // together, after a second look under the write lock, so that no one sees tables without
+      // the id, which reads as someone else's file.
+      db.transaction(() => {
+        if (fileOwnership(db, options.applicationId) === 'ours') return;
+        db.exec(options.schemaSql);
+        db.pragma(`application_id = ${options.applicationId}`);
+      }).immediate();
+    }
     enableWal(db);
     db.pragma('synchronous = FULL');
     if (options.secureDelete) db.pragma('secure_delete = ON');

@@ -38,6 +38,24 @@ export interface VaultServiceOptions {
   /** Most key derivations at once. */
   readonly unlocksAtOnce: number;
   readonly now?: () => number;
+  /**
+   * Hears each page of a re-seal once it is committed (a change of password, or the unlock that
+   * finishes one). For tests: the crash test kills the host between pages, e.g.
+   * `onResealPage: (page) => { if (++pages === 2) process.kill(process.pid, 'SIGKILL'); }`.
+   */
+  readonly onResealPage?: (page: ResealPage) => void;
+}
+
+/** One committed page of a re-seal: names and counts only, never a value or a user. */
+export interface ResealPage {
+  readonly plugin: string;
+  readonly collection: string;
+  /** Sealed values this page sealed under the current key (values already under it are skipped). */
+  readonly resealed: number;
+  /** Sealed values no key opens, left as they are. */
+  readonly unreadable: number;
+  /** This was the collection's last page. */
+  readonly last: boolean;
 }
 
 /** The rules of a master password (checked before anything is derived). */
@@ -250,7 +268,8 @@ export class VaultService {
       for (const collection of sealedCollections(plugin)) {
         let after = '';
         for (;;) {
-          const page = (await this.#options.dispatcher.system(caller, 'reseal', { collection, after, limit: resealBatch }, plugin.manifest.name, 'reseal')) as { next: string | null };
+          const page = (await this.#options.dispatcher.system(caller, 'reseal', { collection, after, limit: resealBatch }, plugin.manifest.name, 'reseal')) as { next: string | null; resealed: number; unreadable: number };
+          this.#options.onResealPage?.({ plugin: plugin.manifest.name, collection, resealed: page.resealed, unreadable: page.unreadable, last: page.next === null });
           if (page.next === null) break;
           after = page.next;
         }

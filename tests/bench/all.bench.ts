@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark, each in its own process (so none measures another's
  * heap or open files), and prints one JSON object with each one's report under its name.
- * `BENCH_ONLY=sandbox` (or `store`, `router`, `dashboard`, `export`, `scheduler`, or several, comma-separated) runs those;
+ * `BENCH_ONLY=sandbox` (or `store`, `router`, `dashboard`, `export`, `scheduler`, `vault`, or several, comma-separated) runs those;
  * an unknown name is an error (exit 2). Progress goes to stderr.
  */
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ const benches = {
   dashboard: './dashboard.bench.js',
   export: './export.bench.js',
   scheduler: './scheduler.bench.js',
+  vault: './vault.bench.js',
 } as const;
 const only = process.env['BENCH_ONLY'] ? process.env['BENCH_ONLY'].split(',').map((name) => name.trim()) : undefined;
 const unknown = only?.filter((name) => !Object.hasOwn(benches, name)) ?? [];

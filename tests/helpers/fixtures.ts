@@ -149,6 +149,8 @@ export interface TestHostOptions {
   readonly now?: () => number;
   /** Hears each completed purge step. */
   readonly onPurgeStep?: HostOptions['onPurgeStep'];
+  /** Hears each committed page of a vault re-seal. */
+  readonly onResealPage?: HostOptions['onResealPage'];
   /** False: no audit log (the benchmark of its cost). */
   readonly auditLog?: boolean;
 }
@@ -174,6 +176,7 @@ export function startTestHost(options: TestHostOptions): Host {
     builtInDirs: options.builtInDirs ?? [builtInPluginsDir, fixturePluginsDir],
     ...(options.now ? { now: options.now } : {}),
     ...(options.onPurgeStep ? { onPurgeStep: options.onPurgeStep } : {}),
+    ...(options.onResealPage ? { onResealPage: options.onResealPage } : {}),
     ...(options.auditLog === false ? { auditLog: false } : {}),
   });
 }
