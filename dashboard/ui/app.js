@@ -92,6 +92,8 @@ function capabilitySection(plugin, capability) {
     try {
       const outcome = await api('POST', `/invoke/${encodeURIComponent(plugin.name)}/${encodeURIComponent(capability.name)}`, { params });
       output.replaceChildren(...renderOutcome(outcome));
+      // A secret typed into the form does not stay in it.
+      for (const input of form.querySelectorAll('input[type=password]')) input.value = '';
       if (outcome.vault?.opened) {
         result.classList.add('sensitive');
         output.prepend(sensitiveNote(result, output));

@@ -70,6 +70,8 @@ function control(name, schema, kind, required, id) {
   const multiline = kind === 'json' || (kind === 'list' && listSeparator(schema.items) === '\n') || (kind === 'string' && (schema.maxLength ?? 0) > 200);
   const attributes = { id, name, required, autocomplete: 'off', spellcheck: kind === 'string' ? undefined : 'false' };
   if (kind === 'string') Object.assign(attributes, { minlength: schema.minLength, maxlength: schema.maxLength });
+  // A param its schema marks writeOnly (a password to keep) is typed unseen and never autofilled.
+  if (kind === 'string' && schema.writeOnly === true) return el('input', { type: 'password', ...attributes, autocomplete: 'new-password' });
   return multiline ? el('textarea', { ...attributes, rows: kind === 'string' ? 3 : 4 }) : el('input', { type: 'text', ...attributes });
 }
 

@@ -11,6 +11,7 @@ import { callerContext, type CallerContext } from '../identity/caller-context.js
 import { answerChat, errorSentence, type ChatDeps } from './chat.js';
 import { runVaultCommand, vaultCommandOf, vaultCommandsHelp, type ConsoleVault } from './console-vault.js';
 import { LineInput, type ConsoleInputStream, type TerminalOutput } from './line-input.js';
+import { runSecretCommand, secretCommandHelp, secretCommandOf } from './console-secret.js';
 
 const userNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const targetPattern = /^([a-z][a-z0-9-]{0,62})\.((?:admin:)?[a-z][a-zA-Z0-9_-]{0,62})$/;
@@ -83,7 +84,8 @@ export const lockedHint = 'Some of this is sealed and your vault is locked: type
  * The interactive console: one message per line until `exit` or end of input, through the same
  * router as chat (so `notes add buy milk`, `notes.add {"text":"buy milk"}` and free text all
  * work), then each reply on its own line and the result as JSON. A line starting with `vault` is
- * a vault command (console-vault.ts), never chat: it reads its passwords from the lines after it.
+ * a vault command (console-vault.ts), and one starting with `secret` a private form
+ * (console-secret.ts), never chat: they read passwords and secrets from the lines after them.
  */
 export async function runConsole(deps: ConsoleDeps, caller: CallerContext, io: ConsoleIo): Promise<void> {
   const input = new LineInput(io.input, io.terminal);
@@ -100,11 +102,17 @@ export async function runConsole(deps: ConsoleDeps, caller: CallerContext, io: C
         await runVaultCommand(deps.vault, caller, vaultCommand, input, io.out);
         continue;
       }
+      const secretCommand = secretCommandOf(line);
+      if (secretCommand !== undefined) {
+        const outcome = await runSecretCommand(deps.dispatcher, caller, secretCommand, input, io.out);
+        if (outcome?.vault?.locked === true) io.out(lockedHint);
+        continue;
+      }
       const answer = await answerChat(deps, caller, line);
       for (const out of answer.replies) io.out(out);
       if (answer.outcome && answer.outcome.result !== null && answer.outcome.result !== undefined) io.out(JSON.stringify(answer.outcome.result, null, 2));
       if (answer.outcome?.vault?.locked === true) io.out(lockedHint);
-      if (answer.route?.kind === 'reply' && answer.route.reason === 'help') io.out(`${vaultCommandsHelp} \`exit\` ends the console.`);
+      if (answer.route?.kind === 'reply' && answer.route.reason === 'help') io.out(`${vaultCommandsHelp} ${secretCommandHelp} \`exit\` ends the console.`);
     }
   } finally {
     input.close();

@@ -159,6 +159,12 @@ export class VaultService {
       });
       if (answer.kind === 'wrong-password') throw await this.#wrong(caller, record, 'vault-unlock');
       if (answer.kind !== 'unlocked') throw unexpected();
+      if (record.pending !== null && !answer.pending) {
+        // The right password, but the old key of an unfinished change does not open: finishing
+        // now would drop every value still under it. Nothing is changed; the operator must look.
+        await this.#options.executor.vault(userId, { op: 'lock', user: userId });
+        throw new BulkheadError('BH_INTERNAL_ERROR', { problem: 'the record of an unfinished change of master password is damaged' });
+      }
       this.#options.records.clearFailures(userId);
       this.#lastActive.set(userId, this.#now());
       await this.#record(caller, 'vault-unlock');

@@ -29,6 +29,10 @@ export interface DashboardHost {
   /** http://127.0.0.1:<port> */
   readonly origin: string;
   readonly dataDir: string;
+  /** The host's root keys (for a scan of the data directory as a thief with the keys). */
+  readonly rootKeys: { readonly master: Buffer; readonly signing: Buffer };
+  /** Stops the server and the host, keeping the data directory until close(). */
+  stop(): Promise<void>;
   /** Every log line the host wrote (JSON text), unless `logDestination` took them. */
   readonly logLines: string[];
   /** The clock of sessions and links: `clock.now += ms` moves it. */
@@ -44,10 +48,11 @@ export interface DashboardHost {
 
 export async function startDashboardHost(options: DashboardHostOptions = {}): Promise<DashboardHost> {
   const { dir, cleanup } = tempDir('bulkhead-dashboard-');
+  const rootKeys = { master: randomBytes(32), signing: randomBytes(32) };
   const vars: Record<string, string> = {
     BULKHEAD_DATA_DIR: dir,
-    BULKHEAD_MASTER_KEY: randomBytes(32).toString('hex'),
-    BULKHEAD_SIGNING_KEY: randomBytes(32).toString('hex'),
+    BULKHEAD_MASTER_KEY: rootKeys.master.toString('hex'),
+    BULKHEAD_SIGNING_KEY: rootKeys.signing.toString('hex'),
     BULKHEAD_WORKERS: '1',
     BULKHEAD_HTTP_PORT: '0',
     ...auditTapEnv,
@@ -84,11 +89,19 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
       },
       ...(opts.body !== undefined ? { payload: JSON.stringify(opts.body) } : {}),
     });
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await fronts.close();
+      await host.shutdown();
+    })());
   return {
     host,
     fronts,
     origin,
     dataDir: dir,
+    rootKeys,
+    stop,
     logLines,
     clock,
     linkToken,
@@ -99,8 +112,7 @@ export async function startDashboardHost(options: DashboardHostOptions = {}): Pr
       return cookieOf(response);
     },
     async close() {
-      await fronts.close();
-      await host.shutdown();
+      await stop();
       cleanup();
     },
   };

@@ -14,6 +14,7 @@ import { cannotRecoverWarning } from '../../host/fronts/console-vault.js';
 import { LineInput } from '../../host/fronts/line-input.js';
 import { vaultKdf } from '../../host/vault/vault-keys.js';
 import { cli } from '../helpers/cli.js';
+import { scanDataDir } from '../helpers/plaintext-scan.js';
 import { auditTapEnv, fixturePluginsDir, tempDir } from '../helpers/fixtures.js';
 
 const master = 'correct horse battery staple';
@@ -65,6 +66,36 @@ function assertNoPassword(run: Ran, ...passwords: string[]): void {
 }
 
 describe('bulkhead console: vault commands through a pipe', () => {
+
+  test('secret passwords asks for each field on its own line (the password unseen at a terminal) and keeps it; chat text cannot reach passwords.add', () => {
+    const password = 'gh-pw-51d0-secret';
+    const run = consoleRun('zoe', [
+      'vault setup',
+      master,
+      master,
+      'secret passwords',
+      'GitHub',
+      password,
+      'zoe@example.com',
+      '',
+      '',
+      `passwords.add {"service":"gitlab","password":"${password}"}`,
+      'list my passwords',
+      'secret nosuchplugin',
+      'what is my github password',
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /passwords\.add: one line per field/);
+    assert.match(run.stdout, /GitHub/, 'list shows the service kept through the form');
+    assert.ok(!/gitlab/i.test(run.stdout), 'the chat line never reached passwords.add, and nothing echoed it');
+    assert.match(run.stdout, /That plugin has no form for secrets here \(plugins with one: passwords\)/);
+    assert.ok(!run.stdout.includes('nosuchplugin has'), 'a mistyped word is not echoed');
+    // The password shows only in the answer to the question that asked for it (its reply and result).
+    const answer = run.stdout.indexOf('Username: zoe@example.com');
+    assert.ok(answer > 0, run.stdout);
+    assert.ok(!run.stdout.slice(0, answer).includes(password), 'nothing before the answer shows the password');
+    assert.ok(!run.stderr.includes(password));
+  });
   test('status, setup (warning first), sealed write, lock (a read then hints to unlock), unlock: the master password never shows', () => {
     const run = consoleRun('alice', [
       'vault status',
@@ -326,5 +357,19 @@ describe('the console at a terminal', () => {
     assert.equal(await lines.line(), undefined);
     lines.close();
     assert.equal(shown, '');
+  });
+});
+
+describe('after the console and the CLI', () => {
+  test('attack: a thief with the data directory and the root keys finds no master password and no sealed value, in any file, database decrypted or export', () => {
+    const data = path.join(dir, 'data');
+    const root = { master: Buffer.from(String(env['BULKHEAD_MASTER_KEY']), 'hex'), signing: Buffer.from(String(env['BULKHEAD_SIGNING_KEY']), 'hex') };
+    const markers = [master, secretValue, 'mail-pw-77c2', 'gh-pw-51d0-secret'];
+    const { findings, decrypted } = scanDataDir(data, root, [...markers, 'netflix']);
+    assert.ok(decrypted.some((file) => file.startsWith('plugins/passwords/')) && decrypted.some((file) => file.startsWith('plugins/sealrelay/')) && decrypted.includes('vault.db'), decrypted.join(', '));
+    assert.deepEqual(findings.filter((f) => f.marker !== 'netflix'), []);
+    assert.ok(findings.some((f) => f.marker === 'netflix' && f.how === 'decrypted'), 'the control: a plaintext service name is found');
+    const exported = readFileSync(path.join(dir, 'alice-export.json'), 'utf8');
+    for (const marker of markers) assert.ok(!exported.includes(marker), 'the export keeps sealed values sealed');
   });
 });

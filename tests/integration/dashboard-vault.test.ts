@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { freshLoginMs } from '../../dashboard/server.js';
 import { builtInPluginsDir, fixturePluginsDir, tempDir } from '../helpers/fixtures.js';
 import { startDashboardHost, type DashboardHost } from '../helpers/dashboard-host.js';
+import { scanDataDir } from '../helpers/plaintext-scan.js';
 import { wrongPasswordPolicy } from '../../host/vault/vault-service.js';
 
 interface VaultState {
@@ -264,5 +265,13 @@ describe('dashboard vault', () => {
   test('attack: the log as a copy of the passwords: no line the server wrote holds any password typed here', () => {
     assert.ok(dash.logLines.length > 10, 'the server logged its requests');
     for (const line of dash.logLines) for (const password of typed) assert.ok(!line.includes(password), "a log line holds a password typed in this file");
+  });
+
+  test('attack: a thief with the data directory and the root keys finds no password typed here and no sealed value, in any file or database decrypted', async () => {
+    await dash.stop();
+    const { findings, decrypted } = scanDataDir(dash.dataDir, dash.rootKeys, [...typed, 'bank']);
+    assert.ok(decrypted.some((file) => file.startsWith('plugins/sealrelay/')) && decrypted.includes('vault.db') && decrypted.includes('dashboard.db'), decrypted.join(', '));
+    assert.deepEqual(findings.filter((f) => f.marker !== 'bank'), []);
+    assert.ok(findings.some((f) => f.marker === 'bank' && f.how === 'decrypted'), 'the control: a plaintext service name is found');
   });
 });

@@ -97,7 +97,7 @@ test('an unknown top-level manifest property is named, with the properties allow
 test('an extra property in a capability object (a misspelt "description") is named, with the allowed ones', () => {
   const result = approve(pluginFolder((m) => (capabilities(m)[0]!['descripton'] = 'typo')));
   assert.equal(result.status, 1, result.output);
-  assert.match(result.output, /\/capabilities\/0 has a property "descripton" that the schema does not allow \(allowed: name, export, description, params, examples, dashboard, scheduled\)/);
+  assert.match(result.output, /\/capabilities\/0 has a property "descripton" that the schema does not allow \(allowed: name, export, description, params, examples, dashboard, scheduled, secret\)/);
 });
 
 test('a hostile property name (an ANSI escape, 5000 characters) is not echoed, only its length', () => {

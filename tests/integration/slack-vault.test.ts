@@ -7,6 +7,7 @@
 // sealed write, a read while locked); the `secretform` fixture has a capability marked "secret"
 // that seals what its form is given.
 import { after, before, describe, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -16,6 +17,7 @@ import { startFakeSlackApi, type FakeSlackApi, type SlackApiCall } from '../fake
 import { blockActionsBody, eventCallback, slashCommandBody, viewSubmissionBody } from '../fakes/slack-signing.js';
 import { closeServer, listenOnLoopback, readBody, Recording } from '../fakes/local-server.js';
 import { startChatHost, type ChatHost } from '../helpers/chat-host.js';
+import { scanDataDir } from '../helpers/plaintext-scan.js';
 import { builtInPluginsDir, fixturePluginsDir, tempDir } from '../helpers/fixtures.js';
 
 const form = 'application/x-www-form-urlencoded';
@@ -30,6 +32,10 @@ interface ModalView {
 interface SlackSide {
   slack: FakeSlackApi;
   chat: ChatHost;
+  /** The host's data directory and root keys (for the plaintext scan). */
+  data: { dir: string; master: Buffer; signing: Buffer };
+  /** Stops the host (its files checkpointed), keeping the data directory; close() does the rest. */
+  stopHost(): Promise<void>;
   hooks: Recording<{ url: string; body: Record<string, unknown> }>;
   hookUrl: string;
   close(): Promise<void>;
@@ -53,14 +59,28 @@ async function startSlackSide(answerWithinMs: number): Promise<SlackSide> {
   const port = await listenOnLoopback(hook);
   const folders = pluginFolders();
   const slack = await startFakeSlackApi();
-  const chat = await startChatHost({ slackApiUrl: slack.url, botToken: slack.workspace.botToken, builtInDirs: folders.dirs, slackAnswerWithinMs: answerWithinMs });
+  const data = tempDir('bulkhead-slack-vault-');
+  const master = randomBytes(32);
+  const signing = randomBytes(32);
+  const chat = await startChatHost({
+    slackApiUrl: slack.url,
+    botToken: slack.workspace.botToken,
+    builtInDirs: folders.dirs,
+    slackAnswerWithinMs: answerWithinMs,
+    dataDir: { dir: data.dir, masterKey: master.toString('hex'), signingKey: signing.toString('hex') },
+  });
+  let hostStopped: Promise<void> | undefined;
+  const stopHost = (): Promise<void> => (hostStopped ??= chat.close());
   return {
     slack,
     chat,
+    data: { dir: data.dir, master, signing },
+    stopHost,
     hooks,
     hookUrl: `http://127.0.0.1:${port}/commands`,
     async close() {
-      await chat.close();
+      await stopHost();
+      data.cleanup();
       await slack.close();
       hooks.abandon('closed');
       await closeServer(hook);
@@ -333,6 +353,14 @@ describe('the vault and private forms from Slack', () => {
     for (const line of side.chat.logLines) for (const secret of typedSecrets) assert.equal(line.includes(secret), false, 'a log line carries something typed');
     const apiCalls = JSON.stringify(side.slack.calls.map((c) => c.body));
     for (const secret of [master, 'not-anns-password', 'hunter2', 'form-pw-5d9b-kept']) assert.equal(apiCalls.includes(secret), false, 'a Web API call carries something typed');
+  });
+
+  test('attack: a thief with the data directory and the root keys finds no sealed or typed secret in any file, any database decrypted, or any audit line', async () => {
+    await side.stopHost();
+    const { findings, decrypted } = scanDataDir(side.data.dir, side.data, [...typedSecrets, 'netflix']);
+    assert.ok(decrypted.some((file) => file.startsWith('plugins/secretform/')) && decrypted.some((file) => file.startsWith('audit/')), decrypted.join(', '));
+    assert.deepEqual(findings.filter((f) => f.marker !== 'netflix'), [], 'nothing typed into a form, and no sealed value, anywhere');
+    assert.ok(findings.some((f) => f.marker === 'netflix' && f.how === 'decrypted'), 'the control: the plaintext service name is found, so the scan reads the files');
   });
 });
 
