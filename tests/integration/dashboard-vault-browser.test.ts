@@ -97,5 +97,18 @@ describe('the vault in Chromium', () => {
     assert.ok(!(await pageText(page)).includes(master));
     await opened.getByRole('button', { name: 'Hide' }).click();
     assert.ok(!(await opened.textContent())?.includes('the-bank-secret'), 'Hide takes the secret off the page');
+
+    // passwords.add (a secret capability): its writeOnly password is typed unseen and emptied once sent.
+    const add = page.locator('form[data-capability="passwords.add"]');
+    const field = add.locator('input[name="password"]');
+    assert.equal(await field.getAttribute('type'), 'password');
+    assert.equal(await field.getAttribute('autocomplete'), 'new-password');
+    assert.equal(await add.locator('input[name="service"]').getAttribute('type'), 'text');
+    await add.locator('input[name="service"]').fill('Bank');
+    await field.fill('typed-in-the-form-42');
+    await add.getByRole('button').click();
+    await page.locator('[data-result-for="passwords.add"][aria-busy="false"]').waitFor();
+    assert.match((await page.locator('[data-result-for="passwords.add"]').textContent()) ?? '', /Saved/);
+    assert.equal(await field.inputValue(), '', 'the password does not stay in the form');
   });
 });
