@@ -89,6 +89,17 @@ describe('the vault through the host', () => {
     assert.equal((await find('alice')).records?.[0]?.['password'], 'rotated-pass');
   });
 
+  test("attack: a plugin that fails quoting the sealed values it read: its text is withheld from the caller's error (which fronts may show in a channel)", async () => {
+    const alice = consoleUser('alice');
+    const failed = await rejection(host.dispatcher.invoke(alice, 'sealrelay', 'query_then_fail', { op: 'find', collection: 'secrets' }));
+    assert.equal(failed.code, 'BH_PLUGIN_ERROR');
+    assert.ok(!JSON.stringify(failed.toJSON()).includes('rotated-pass'), 'the opened value is not in the error');
+    assert.match(failed.detail ?? '', /withheld/);
+    // A failure that opened nothing keeps its text.
+    const plain = await rejection(host.dispatcher.invoke(alice, 'sealrelay', 'query_then_fail', { op: 'count', collection: 'secrets' }));
+    assert.match(plain.detail ?? '', /"count":\d+/);
+  });
+
   test('after the idle time (injectable clock) the key is gone; activity keeps it; lock wipes at once', async () => {
     const alice = consoleUser('alice');
     await host.vault.unlock(alice, 'correct horse battery');
