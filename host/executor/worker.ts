@@ -202,10 +202,9 @@ async function vaultOperation(request: VaultRequest): Promise<VaultAnswer> {
     case 'lock':
       vaultKeys.lock(user);
       return { kind: 'done' };
-    case 'status': {
-      const keys = vaultKeys.isOpen(user) ? vaultKeys.keys(user) : undefined;
-      return { kind: 'status', open: keys !== undefined, old: keys?.old !== undefined };
-    }
+    case 'status':
+      // Looking is not using: a page that shows the status does not keep the vault open.
+      return { kind: 'status', open: vaultKeys.isOpen(user), old: vaultKeys.hasOld(user) };
   }
 }
 

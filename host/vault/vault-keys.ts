@@ -98,6 +98,11 @@ export class VaultKeys {
     return this.#held.has(user);
   }
 
+  /** Whether an old key is held (a change of password being finished); not activity. */
+  hasOld(user: string): boolean {
+    return this.#held.get(user)?.old !== undefined;
+  }
+
   /** The user did something: their vault stays open for another idle period. */
   touch(user: string): void {
     const held = this.#held.get(user);
