@@ -12,9 +12,9 @@
  *   typed into the wrong box would be.
  */
 
-const secretWord = String.raw`(?:master\s*)?(?:password|passwort|passwd|pass\s*phrase|passphrase|passcode|pwd|pin(?:\s*code)?|secret|api[\s_-]?key|access[\s_-]?key|token|credentials?)`;
+const secretWord = String.raw`(?:master\s*)?(?:password|passwort|passwd|pass\s*phrase|passphrase|passcode|pwd|pw|pass|pin(?:\s*code)?|secret|api[\s_-]?key|access[\s_-]?key|token|credentials?)`;
 /** A secret word, then "is/was/=/:", then a value that is not an ordinary word of a question. */
-const statedSecret = new RegExp(String.raw`\b${secretWord}\s*(?:(?:is|was|will be|should be)\b|[:=]|->)\s*["'\u201c]?([^\s"'\u201d]{3,})`, 'giu');
+const statedSecret = new RegExp(String.raw`\b${secretWord}\s*(?:(?:is|was|will be|should be)\b|[:=]|->|[-\u2013\u2014](?=\s))\s*["'\u201c]?([^\s"'\u201d]{3,})`, 'giu');
 /** "user alice pass s3cret", "login: bob / pw: x1" */
 const loginAndPassword = /\b(?:user(?:name)?|login|e-?mail)\b\s*[:=]?\s*\S+[\s,/;]+(?:and\s+)?(?:password|pass|pwd|pw)\b\s*[:=]?\s*\S{3,}/iu;
 const tokenFormats = [

@@ -21,6 +21,10 @@ test('attack: credentials typed into chat are recognised', () => {
     '-----BEGIN OPENSSH PRIVATE KEY-----',
     'Tr0ub4dor&3xyz',
     'C0rrect-Horse!',
+    'netflix pw: hunter2',
+    'my pass is s3cret99',
+    'password - hunter2',
+    'gmail password – hunter2',
   ]) {
     assert.equal(looksLikeSecret(text), true, text);
   }
